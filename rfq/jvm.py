@@ -1,0 +1,134 @@
+"""The one place that starts the JVM, and the ThreadFactory that runs Aeron agents on Python threads.
+
+Python reaches Aeron Cluster through the Java implementation, in-process, with JPype. Two facts decide
+how (measured, see shared/notes/aeron-from-python.md):
+
+* A JVM can be started once per process, with its class path fixed at that moment: every caller goes
+  through :func:`start`, which is idempotent and refuses a later, different class path loudly.
+* A call from Java into Python costs 9-30 µs and leaks memory when it comes from a thread the JVM
+  created, but ~3.5 µs and nothing when it comes from a thread Python created. Every Aeron agent that
+  calls into Python (the clustered service container, nothing else) must therefore be started through
+  :class:`PythonThreadFactory`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import jpype
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+BUILD_DIR = PROJECT_ROOT / "build"
+JAR_DIR = BUILD_DIR / "jars"
+CLASSES_DIR = BUILD_DIR / "maven" / "classes"
+
+JVM_OPTIONS: tuple[str, ...] = (
+    # Agrona reads and writes off-heap memory through jdk.internal.misc.Unsafe.
+    "--add-opens=java.base/jdk.internal.misc=ALL-UNNAMED",
+    "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
+    "--add-opens=java.base/java.nio=ALL-UNNAMED",
+    "-Xms256m",
+    "-Xmx1g",
+    # Aeron's own advice for low-latency JVMs; also stops an idle JVM from sampling the clock so much.
+    "-XX:+UseG1GC",
+    "-XX:-RestrictContended",
+    # Do not pass -Xrs: it breaks Agrona's ShutdownSignalBarrier.
+)
+
+_lock = threading.Lock()
+_classpath: tuple[str, ...] = ()
+
+
+class JvmError(RuntimeError):
+    """The JVM could not be started as asked (missing jars, or already started differently)."""
+
+
+def default_classpath() -> list[str]:
+    """The jars Maven copied into build/jars and the project's compiled Java classes."""
+    if not JAR_DIR.is_dir() or not any(JAR_DIR.glob("*.jar")):
+        raise JvmError(f"no jars in {JAR_DIR}: run `make install` first")
+    entries = [str(jar) for jar in sorted(JAR_DIR.glob("*.jar"), key=_jar_order)]
+    if CLASSES_DIR.is_dir():
+        entries.append(str(CLASSES_DIR))
+    return entries
+
+
+def _jar_order(jar: Path) -> tuple[int, str]:
+    # aeron-all first: both "all" jars bundle Agrona and Aeron's must win.
+    return (0 if jar.name.startswith("aeron-all") else 1, jar.name)
+
+
+def start(extra_classpath: Sequence[str | Path] = ()) -> None:
+    """Start the JVM once for this process with the project's class path plus ``extra_classpath``.
+
+    Calling again is a no-op when the extra entries were already on the class path; asking for an
+    entry the running JVM does not have raises :class:`JvmError`, because the class path cannot grow.
+    """
+    global _classpath  # noqa: PLW0603 - the process has exactly one JVM
+    extras = tuple(str(Path(entry).resolve()) for entry in extra_classpath)
+    with _lock:
+        if jpype.isJVMStarted():
+            missing = [entry for entry in extras if entry not in _classpath]
+            if missing:
+                raise JvmError(f"the JVM is already running without {missing}; start it with them first")
+            return
+        classpath = (*default_classpath(), *extras)
+        jpype.startJVM(*JVM_OPTIONS, classpath=list(classpath), convertStrings=False)
+        _classpath = classpath
+
+
+def is_started() -> bool:
+    """True once :func:`start` has run in this process."""
+    return bool(jpype.isJVMStarted())
+
+
+def jclass(name: str) -> Any:
+    """A Java class by its binary name (``io.aeron...`` cannot be imported: Python's ``io`` wins)."""
+    return jpype.JClass(name)
+
+
+class PythonThreadFactory:
+    """A ``java.util.concurrent.ThreadFactory`` whose threads are Python threads.
+
+    ``newThread(runnable)`` starts a Python ``threading.Thread`` that runs ``runnable.run()`` and
+    returns an unstarted placeholder ``java.lang.Thread`` with nothing to run: Aeron's AgentRunner only
+    names and starts what it is given, and binds itself to whichever thread calls ``run()``.
+    Threads are detached from the JVM when their runnable returns; :meth:`join` waits for them.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self.proxy: Any = jpype.JProxy("java.util.concurrent.ThreadFactory", inst=self)
+
+    def newThread(self, runnable: Any) -> Any:  # noqa: N802 - Java interface method
+        """Start ``runnable`` on a new Python thread; return a placeholder Java thread."""
+        with self._lock:
+            thread = threading.Thread(
+                target=self._run, args=(runnable,), name=f"{self._name}-{len(self._threads)}", daemon=True
+            )
+            self._threads.append(thread)
+        thread.start()
+        return jclass("java.lang.Thread")()
+
+    @staticmethod
+    def _run(runnable: Any) -> None:
+        try:
+            runnable.run()
+        finally:
+            jclass("java.lang.Thread").detach()
+
+    def join(self, timeout_s: float = 10.0) -> list[str]:
+        """Wait for every thread this factory started; return the names of any still alive."""
+        with self._lock:
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(timeout_s)
+        alive = [thread.name for thread in threads if thread.is_alive()]
+        with self._lock:
+            self._threads = [thread for thread in self._threads if thread.is_alive()]
+        return alive
