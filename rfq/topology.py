@@ -33,7 +33,7 @@ class Topology:
         if not self.hosts:
             raise ValueError("a cluster has at least one member")
         top = self.port(len(self.hosts) - 1, PORTS_PER_MEMBER - 1)
-        if not 1024 <= self.port_base or top > 65535:
+        if not self.port_base >= 1024 or top > 65535:
             raise ValueError(f"port base {self.port_base} puts member ports outside 1024..65535")
 
     @property

@@ -1,0 +1,241 @@
+"""A cluster node hosted in this Python process: media driver, archive, consensus module and service.
+
+The contexts are built explicitly here (as Aeron's own samples do) rather than from system
+properties, so that one Python process can start and stop nodes repeatedly and leave nothing behind:
+the Aeron directory goes under /dev/shm and is deleted on close; the cluster and archive directories
+go under ``NodeConfig.base_dir`` or, when none is given, a temporary folder deleted on close.
+
+The service container is the only agent that calls into Python, so only it runs on Python-created
+threads (:class:`rfq.jvm.PythonThreadFactory`); the driver, archive and consensus module keep their
+JVM threads. Two cores are the target machine: every agent shares a thread where Aeron allows it and
+idles with a backoff strategy instead of spinning.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jpype
+
+from rfq import jvm
+from rfq.cluster.host import HostedService, ServiceHost
+from rfq.topology import ARCHIVE_CONTROL_OFFSET, Topology
+
+_SHM = Path("/dev/shm")
+_instance_ids = itertools.count()
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """What one node needs to know; defaults give a single loopback node in throwaway folders."""
+
+    topology: Topology = field(default_factory=Topology)
+    member_id: int = 0
+    base_dir: Path | None = None
+    """Cluster and archive folders; None means a temporary folder deleted on close."""
+    aeron_dir: Path | None = None
+    """The media driver's folder; None means a fresh one under /dev/shm deleted on close."""
+    fresh_start: bool = False
+    """Delete any earlier log, archive and snapshots found in ``base_dir`` before starting."""
+    log_term_length: str = "4m"
+    """Term length of the replicated log; 4m keeps the mapped log small (Aeron maps three terms)."""
+    leader_heartbeat_timeout_ms: int = 2000
+    session_timeout_ms: int = 10_000
+    authenticator_supplier: Any = None
+    """A Java ``AuthenticatorSupplier``; None admits every client (single-process embedded use)."""
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.member_id < self.topology.size:
+            raise ValueError(f"member id {self.member_id} is not in a {self.topology.size}-member cluster")
+
+    @property
+    def host(self) -> str:
+        """The host name this member listens on."""
+        return self.topology.hosts[self.member_id]
+
+
+def _backoff() -> Any:
+    # spins, yields, then parks from 1 µs up to 1 ms: idle CPU stays low on two cores
+    return jvm.jclass("org.agrona.concurrent.BackoffIdleStrategy")(10, 20, 1_000, 1_000_000)
+
+
+def _supplier(factory: Any) -> Any:
+    """A ``java.util.function.Supplier``; only called while contexts conclude, on the launching thread."""
+    return jpype.JProxy("java.util.function.Supplier", dict={"get": factory})
+
+
+class EmbeddedNode:
+    """One cluster member in this process, hosting ``service``: a :class:`HostedService` (Python) or
+    any Java ``ClusteredService`` object (the reference services of the benchmarks).
+
+    Use as a context manager, or call :meth:`start` and :meth:`close`. ``close`` stops the service,
+    then the consensus module, archive and driver, waits for the service threads and deletes the
+    folders this node created.
+    """
+
+    def __init__(self, config: NodeConfig, service: Any) -> None:
+        self.config = config
+        self.service = service
+        self._owns_base_dir = config.base_dir is None
+        self.base_dir = (
+            Path(tempfile.mkdtemp(prefix="rfq-node-")) if config.base_dir is None else config.base_dir
+        )
+        self.aeron_dir = config.aeron_dir or (
+            (_SHM if _SHM.is_dir() else Path(tempfile.gettempdir()))
+            / f"rfq-aeron-{config.member_id}-{os.getpid()}-{next(_instance_ids)}"
+        )
+        self.host: ServiceHost | None = None
+        self._thread_factory: jvm.PythonThreadFactory | None = None
+        self._driver: Any = None
+        self._container: Any = None
+
+    # --- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> EmbeddedNode:
+        """Launch the driver, archive and consensus module, then the service container."""
+        jvm.start()
+        self.base_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            driver_ctx, archive_ctx, consensus_ctx, service_ctx = self._contexts()
+            self._driver = jvm.jclass("io.aeron.cluster.ClusteredMediaDriver").launch(
+                driver_ctx, archive_ctx, consensus_ctx
+            )
+            self._container = jvm.jclass("io.aeron.cluster.service.ClusteredServiceContainer").launch(
+                service_ctx
+            )
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def close(self) -> None:
+        """Stop everything this node started and delete the folders it created. Idempotent."""
+        container, self._container = self._container, None
+        driver, self._driver = self._driver, None
+        if container is not None:
+            container.close()
+        if self._thread_factory is not None:
+            alive = self._thread_factory.join()
+            if alive:
+                raise RuntimeError(f"service threads did not stop: {alive}")
+        if driver is not None:
+            driver.close()
+        if self.aeron_dir.exists() and self.config.aeron_dir is None:
+            shutil.rmtree(self.aeron_dir, ignore_errors=True)
+        if self._owns_base_dir:
+            shutil.rmtree(self.base_dir, ignore_errors=True)
+
+    def __enter__(self) -> EmbeddedNode:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- what a client needs ------------------------------------------------------------------
+    @property
+    def ingress_endpoints(self) -> str:
+        """The client ``ingressEndpoints`` for this node's cluster."""
+        return self.config.topology.ingress_endpoints()
+
+    @property
+    def aeron_directory_name(self) -> str:
+        """The media driver folder, which an in-process client may share."""
+        return str(self.aeron_dir)
+
+    # --- contexts -----------------------------------------------------------------------------
+    def _contexts(self) -> tuple[Any, Any, Any, Any]:
+        cfg = self.config
+        host = cfg.host
+        aeron_dir = str(self.aeron_dir)
+        cluster_dir = jvm.jclass("java.io.File")(str(self.base_dir / "cluster"))
+        archive_dir = jvm.jclass("java.io.File")(str(self.base_dir / "archive"))
+
+        driver_ctx = (
+            jvm.jclass("io.aeron.driver.MediaDriver$Context")()
+            .aeronDirectoryName(aeron_dir)
+            .threadingMode(jvm.jclass("io.aeron.driver.ThreadingMode").SHARED)
+            .sharedIdleStrategy(_backoff())
+            .dirDeleteOnStart(True)
+            .dirDeleteOnShutdown(True)
+            .termBufferSparseFile(True)
+            .spiesSimulateConnection(True)
+        )
+
+        archive_ctx = (
+            jvm.jclass("io.aeron.archive.Archive$Context")()
+            .aeronDirectoryName(aeron_dir)
+            .archiveDir(archive_dir)
+            .deleteArchiveOnStart(cfg.fresh_start)
+            .controlChannel(
+                f"aeron:udp?endpoint={cfg.topology.endpoint(cfg.member_id, ARCHIVE_CONTROL_OFFSET)}"
+            )
+            .localControlChannel("aeron:ipc?term-length=64k")
+            .replicationChannel(f"aeron:udp?endpoint={host}:0")
+            .recordingEventsEnabled(False)
+            .threadingMode(jvm.jclass("io.aeron.archive.ArchiveThreadingMode").SHARED)
+            .idleStrategySupplier(_supplier(_backoff))
+            .archiveClientContext(
+                jvm.jclass("io.aeron.archive.client.AeronArchive$Context")().controlResponseChannel(
+                    f"aeron:udp?endpoint={host}:0"
+                )
+            )
+        )
+
+        local_archive = (
+            jvm.jclass("io.aeron.archive.client.AeronArchive$Context")()
+            .lock(jvm.jclass("org.agrona.concurrent.NoOpLock").INSTANCE)
+            .controlRequestChannel(archive_ctx.localControlChannel())
+            .controlRequestStreamId(archive_ctx.localControlStreamId())
+            .controlResponseChannel(archive_ctx.localControlChannel())
+            .aeronDirectoryName(aeron_dir)
+        )
+
+        single = cfg.topology.size == 1
+        log_channel = (
+            f"aeron:ipc?term-length={cfg.log_term_length}"
+            if single
+            else f"aeron:udp?term-length={cfg.log_term_length}"
+        )
+        consensus_ctx = (
+            jvm.jclass("io.aeron.cluster.ConsensusModule$Context")()
+            .aeronDirectoryName(aeron_dir)
+            .clusterMemberId(cfg.member_id)
+            .clusterMembers(cfg.topology.cluster_members())
+            .clusterDir(cluster_dir)
+            .deleteDirOnStart(cfg.fresh_start)
+            .archiveContext(local_archive.clone())
+            .serviceCount(1)
+            .logChannel(log_channel)
+            .ingressChannel("aeron:udp")
+            .isIpcIngressAllowed(True)
+            .replicationChannel(f"aeron:udp?endpoint={host}:0")
+            .leaderHeartbeatTimeoutNs(cfg.leader_heartbeat_timeout_ms * 1_000_000)
+            .sessionTimeoutNs(cfg.session_timeout_ms * 1_000_000)
+            .idleStrategySupplier(_supplier(_backoff))
+        )
+        if cfg.authenticator_supplier is not None:
+            consensus_ctx.authenticatorSupplier(cfg.authenticator_supplier)
+
+        if isinstance(self.service, HostedService):
+            self.host = ServiceHost(self.service)
+            service_object = self.host.java
+        else:
+            service_object = self.service
+        service_ctx = (
+            jvm.jclass("io.aeron.cluster.service.ClusteredServiceContainer$Context")()
+            .aeronDirectoryName(aeron_dir)
+            .archiveContext(local_archive.clone())
+            .clusterDir(cluster_dir)
+            .clusteredService(service_object)
+            .serviceId(0)
+            .idleStrategySupplier(_supplier(_backoff))
+        )
+        if self.host is not None:  # a Python service: its agent must run on Python threads
+            self._thread_factory = jvm.PythonThreadFactory(f"rfq-service-{cfg.member_id}")
+            service_ctx.threadFactory(self._thread_factory.proxy)
+        return driver_ctx, archive_ctx, consensus_ctx, service_ctx

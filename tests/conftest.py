@@ -1,0 +1,89 @@
+"""Shared fixtures: one JVM per test process, free loopback ports, and leak checks."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from rfq.topology import Topology, free_port_base
+
+
+@pytest.fixture(scope="session")
+def jvm() -> None:
+    """Start the process's JVM once (its class path cannot change afterwards)."""
+    from rfq import jvm as jvm_module
+
+    jvm_module.start()
+
+
+@pytest.fixture
+def topology() -> Topology:
+    """A one-member loopback topology on ports nobody uses right now."""
+    return Topology(port_base=free_port_base())
+
+
+@dataclass(frozen=True)
+class ProcessFootprint:
+    """What a test could leave behind in this process and on this machine."""
+
+    python_threads: frozenset[str]
+    java_threads: frozenset[str]
+    child_pids: frozenset[int]
+    shm: frozenset[str]
+    rfq_temp_dirs: frozenset[str]
+    open_fds: int
+
+
+def _children() -> frozenset[int]:
+    me = str(os.getpid())
+    children = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[1] == me:
+                children.add(int(entry))
+    return frozenset(children)
+
+
+def take_footprint() -> ProcessFootprint:
+    """Threads (Python and, if running, Java), child processes, /dev/shm entries, temp dirs, fds."""
+    from rfq import jvm
+
+    java_threads: frozenset[str] = frozenset()
+    if jvm.is_started():
+        thread_class = jvm.jclass("java.lang.Thread")
+        java_threads = frozenset(str(t.getName()) for t in thread_class.getAllStackTraces().keySet())
+    shm = Path("/dev/shm")
+    return ProcessFootprint(
+        python_threads=frozenset(t.name for t in threading.enumerate()),
+        java_threads=java_threads,
+        child_pids=_children(),
+        shm=frozenset(os.listdir(shm)) if shm.is_dir() else frozenset(),
+        rfq_temp_dirs=frozenset(p.name for p in Path(tempfile.gettempdir()).glob("rfq-*")),
+        open_fds=len(os.listdir("/proc/self/fd")),
+    )
+
+
+@pytest.fixture
+def footprint() -> Callable[[], ProcessFootprint]:
+    """A function that records the current :class:`ProcessFootprint`."""
+    return take_footprint
+
+
+@pytest.fixture
+def no_leftover_shm() -> Iterator[None]:
+    """Fail the test if it leaves a new entry in /dev/shm (where Aeron directories live)."""
+    before = take_footprint().shm
+    yield
+    leftover = take_footprint().shm - before
+    assert not leftover, f"left behind in /dev/shm: {sorted(leftover)}"
