@@ -1,0 +1,39 @@
+"""What applying one command produced, and who must hear it.
+
+Every command gets exactly one ``Outcome``:
+- a change of state → its events, ``Audience.BROADCAST``: the adapter sends them to every gateway
+  session (the gateways personalise: the requester sees its own correlation id and clOrdId, others not);
+- a refusal → one ``CommandRejected``, ``Audience.SENDER``: only the session that sent the command;
+- a duplicate (a correlation id already applied) → the original events again, ``Audience.SENDER`` and
+  ``duplicate=True``: the resending gateway gets its answer, nobody else hears the change twice.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import NamedTuple
+
+from rfq.cluster.domain.messages import Event
+from rfq.codecs.rfq_sbe import CommandRejected
+
+
+class Audience(enum.Enum):
+    """Which gateway sessions an outcome's events go to."""
+
+    BROADCAST = "broadcast"
+    """Every connected gateway session."""
+    SENDER = "sender"
+    """Only the session whose command produced (or re-asked for) the outcome."""
+
+
+class Outcome(NamedTuple):
+    """The events one command produced (never empty), their audience, and whether it was a duplicate."""
+
+    events: tuple[Event, ...]
+    audience: Audience
+    duplicate: bool = False
+
+    @property
+    def refused(self) -> bool:
+        """True when the command was refused (its only event is a ``CommandRejected``)."""
+        return type(self.events[0]) is CommandRejected
