@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 JAR_STAMP := build/jars/.installed
-JAVA_SOURCES := $(shell find bench/jvm -name '*.java' 2>/dev/null)
+JAVA_SOURCES := $(shell find bench/jvm cluster/jvm gateway/jvm -name '*.java' 2>/dev/null)
 MVN := mvn -B -q
 
 .DEFAULT_GOAL := help
@@ -37,10 +37,67 @@ test-fast: install ## unit and property tests only (no cluster)
 lint: install ## ruff and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy -p rfq tests bench
+	$(BIN)/mypy -p rfq
+	$(BIN)/mypy tests bench
 
 bench-echo: install ## echo round trip through a real cluster: Python service beside a Java one
 	$(BIN)/python bench/echo.py
+
+# --- codecs (issue 3) ---
+# sbe-tool validates the schemas (stop on error, warnings fatal, against the sbe.xsd inside its jar)
+# while it generates its Java codecs into build/sbe-java/src; javac compiles them with the codec
+# benchmark harness into build/sbe-java/classes, which rfq.jvm puts on the JVM class path. `make test`
+# needs only that Java side; `make codecs` also regenerates the checked-in codecs/rfq_sbe.py (a test
+# fails when the checked-in file differs from what the generator makes).
+SBE_JAR := build/jars/sbe-all-1.38.1.jar
+SBE_XSD := build/sbe-java/sbe.xsd
+SBE_JAVA := build/sbe-java
+SBE_SCHEMAS := schema/rfq.xml tests/unit/codecs/schemas/features.xml
+SBE_GENERATED := $(SBE_JAVA)/src/.generated
+SBE_COMPILED := $(SBE_JAVA)/classes/.compiled
+CODEC_BENCH_JAVA := $(shell find bench/codec-jvm -name '*.java' 2>/dev/null)
+CODEC_GENERATOR := $(wildcard codecs/generator/*.py)
+SBE_TOOL := java --add-opens java.base/jdk.internal.misc=ALL-UNNAMED \
+	-Dsbe.validation.stop.on.error=true -Dsbe.validation.warnings.fatal=true -Dsbe.validation.xsd=$(SBE_XSD)
+.PHONY: codecs codecs-java bench-codec
+
+codecs: codecs-java codecs/rfq_sbe.py ## validate schema/rfq.xml with sbe-tool; regenerate codecs/rfq_sbe.py and sbe-tool's Java codecs
+
+codecs-java: $(SBE_COMPILED) ## sbe-tool's Java codecs (and the codec bench harness), compiled into build/sbe-java/classes
+
+$(SBE_XSD): $(JAR_STAMP)
+	mkdir -p $(@D)
+	$(BIN)/python -c "import sys, zipfile; sys.stdout.buffer.write(zipfile.ZipFile('$(SBE_JAR)').read('fpl/sbe.xsd'))" > $@
+
+# sbe-tool prints XSD violations as "[Error] ..." and still exits 0: its log decides too.
+$(SBE_GENERATED): $(SBE_SCHEMAS) $(SBE_XSD)
+	rm -rf $(@D) && mkdir -p $(@D)
+	$(SBE_TOOL) -Dsbe.target.language=Java -Dsbe.output.dir=$(@D) -jar $(SBE_JAR) $(SBE_SCHEMAS) \
+		> $(SBE_JAVA)/sbe-tool.log 2>&1 || { cat $(SBE_JAVA)/sbe-tool.log; exit 1; }
+	@if grep -E '^\[(Error|Fatal Error|Warning)\]' $(SBE_JAVA)/sbe-tool.log; then \
+		echo "sbe-tool: $(SBE_SCHEMAS) failed validation"; exit 1; fi
+	touch $@
+
+$(SBE_COMPILED): $(SBE_GENERATED) $(CODEC_BENCH_JAVA)
+	rm -rf $(@D) && mkdir -p $(@D)
+	javac -nowarn -encoding UTF-8 -d $(@D) -cp $(SBE_JAR) $$(find $(SBE_JAVA)/src bench/codec-jvm -name '*.java')
+	touch $@
+
+codecs/rfq_sbe.py: schema/rfq.xml $(CODEC_GENERATOR) $(SBE_GENERATED) | $(PY_STAMP)
+	$(BIN)/python -m rfq.codecs.generator schema/rfq.xml -o $@
+	touch $@
+
+test test-fast: codecs-java
+
+bench-codec: install codecs-java ## codec round trip, JMH-like sample mode: Python beside sbe-tool's Java; report in bench/results/
+	$(BIN)/python bench/codec.py
+
+# --- state machine (issue 4) ---
+# Pure Python, no JVM: needs only the virtualenv (and the checked-in codecs/rfq_sbe.py).
+.PHONY: bench-sm
+
+bench-sm: $(PY_STAMP) ## state machine throughput: apply() alone and decode → apply → encode; report in bench/results/
+	$(BIN)/python bench/state_machine.py
 
 clean: ## remove the virtualenv and build outputs
 	rm -rf $(VENV) build

@@ -17,6 +17,8 @@ import itertools
 import os
 import shutil
 import tempfile
+import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ from rfq.cluster.host import HostedService, ServiceHost
 from rfq.topology import ARCHIVE_CONTROL_OFFSET, Topology
 
 _SHM = Path("/dev/shm")
+_ACTIVE_MARK_FILE = "active mark file detected"
 _instance_ids = itertools.count()
 
 
@@ -47,8 +50,10 @@ class NodeConfig:
     """Term length of the replicated log; 4m keeps the mapped log small (Aeron maps three terms)."""
     leader_heartbeat_timeout_ms: int = 2000
     session_timeout_ms: int = 10_000
-    authenticator_supplier: Any = None
-    """A Java ``AuthenticatorSupplier``; None admits every client (single-process embedded use)."""
+    stale_mark_file_wait_s: float = 20.0
+    """How long a restart waits for a crashed predecessor's mark files to go stale."""
+    cluster_secret: bytes | None = None
+    """Clients must present this secret to open a session; None admits every client (embedded use)."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.member_id < self.topology.size:
@@ -91,30 +96,53 @@ class EmbeddedNode:
             / f"rfq-aeron-{config.member_id}-{os.getpid()}-{next(_instance_ids)}"
         )
         self.host: ServiceHost | None = None
+        self.terminated = threading.Event()
+        """Set when the cluster itself ends this node (an operator's ClusterTool shutdown or abort)."""
         self._thread_factory: jvm.PythonThreadFactory | None = None
         self._driver: Any = None
         self._container: Any = None
 
     # --- lifecycle ----------------------------------------------------------------------------
     def start(self) -> EmbeddedNode:
-        """Launch the driver, archive and consensus module, then the service container."""
+        """Launch the driver, archive and consensus module, then the service container.
+
+        A member restarted right after a crash finds its predecessor's mark files still "active"
+        (Aeron treats them so for ~10 s); it waits up to ``stale_mark_file_wait_s`` for them to go
+        stale rather than fail, as a supervisor restarting it at once would want.
+        """
         jvm.start()
         self.base_dir.mkdir(parents=True, exist_ok=True)
-        try:
-            driver_ctx, archive_ctx, consensus_ctx, service_ctx = self._contexts()
-            self._driver = jvm.jclass("io.aeron.cluster.ClusteredMediaDriver").launch(
-                driver_ctx, archive_ctx, consensus_ctx
-            )
-            self._container = jvm.jclass("io.aeron.cluster.service.ClusteredServiceContainer").launch(
-                service_ctx
-            )
-        except BaseException:
-            self.close()
-            raise
-        return self
+        deadline = time.monotonic() + self.config.stale_mark_file_wait_s
+        while True:
+            try:
+                self._launch()
+                return self
+            except Exception as error:
+                self._stop()
+                if _ACTIVE_MARK_FILE not in str(error) or time.monotonic() >= deadline:
+                    self.close()
+                    raise
+                time.sleep(1.0)
+            except BaseException:
+                self.close()
+                raise
+
+    def _launch(self) -> None:
+        driver_ctx, archive_ctx, consensus_ctx, service_ctx = self._contexts()
+        self._driver = jvm.jclass("io.aeron.cluster.ClusteredMediaDriver").launch(
+            driver_ctx, archive_ctx, consensus_ctx
+        )
+        self._container = jvm.jclass("io.aeron.cluster.service.ClusteredServiceContainer").launch(service_ctx)
 
     def close(self) -> None:
         """Stop everything this node started and delete the folders it created. Idempotent."""
+        self._stop()
+        if self.aeron_dir.exists() and self.config.aeron_dir is None:
+            shutil.rmtree(self.aeron_dir, ignore_errors=True)
+        if self._owns_base_dir:
+            shutil.rmtree(self.base_dir, ignore_errors=True)
+
+    def _stop(self) -> None:
         container, self._container = self._container, None
         driver, self._driver = self._driver, None
         if container is not None:
@@ -125,10 +153,6 @@ class EmbeddedNode:
                 raise RuntimeError(f"service threads did not stop: {alive}")
         if driver is not None:
             driver.close()
-        if self.aeron_dir.exists() and self.config.aeron_dir is None:
-            shutil.rmtree(self.aeron_dir, ignore_errors=True)
-        if self._owns_base_dir:
-            shutil.rmtree(self.base_dir, ignore_errors=True)
 
     def __enter__(self) -> EmbeddedNode:
         return self.start()
@@ -218,8 +242,15 @@ class EmbeddedNode:
             .sessionTimeoutNs(cfg.session_timeout_ms * 1_000_000)
             .idleStrategySupplier(_supplier(_backoff))
         )
-        if cfg.authenticator_supplier is not None:
-            consensus_ctx.authenticatorSupplier(cfg.authenticator_supplier)
+        # called on an Aeron thread, once, when the cluster terminates this node
+        termination_hook = jpype.JProxy("java.lang.Runnable", dict={"run": self.terminated.set})
+        consensus_ctx.terminationHook(termination_hook)
+        if cfg.cluster_secret is not None:
+            consensus_ctx.authenticatorSupplier(
+                jvm.jclass("rfq.host.SharedSecretAuthenticator").supplier(
+                    jpype.JArray(jpype.JByte)(cfg.cluster_secret)
+                )
+            )
 
         if isinstance(self.service, HostedService):
             self.host = ServiceHost(self.service)
@@ -234,6 +265,7 @@ class EmbeddedNode:
             .clusteredService(service_object)
             .serviceId(0)
             .idleStrategySupplier(_supplier(_backoff))
+            .terminationHook(termination_hook)
         )
         if self.host is not None:  # a Python service: its agent must run on Python threads
             self._thread_factory = jvm.PythonThreadFactory(f"rfq-service-{cfg.member_id}")

@@ -153,6 +153,11 @@ class ClusterClient:
         return bool(self._cluster is not None and self._cluster.sendKeepAlive())
 
     @property
+    def is_closed(self) -> bool:
+        """True when not connected, or when Aeron closed the session (e.g. no leader for too long)."""
+        return self._cluster is None or bool(self._cluster.isClosed())
+
+    @property
     def session_id(self) -> int:
         """The cluster session id of this connection."""
         if self._cluster is None:

@@ -7,30 +7,18 @@ over, so that what the CLI does is what the tests exercise.
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import click
 
 from rfq import __version__
+from rfq.credentials import SECRET_ENV, create_secret_file, load_secret
 from rfq.topology import DEFAULT_PORT_BASE, Topology
-
-
-def wait_for_stop_signal() -> None:
-    """Block the main thread until SIGINT or SIGTERM (Python, not the JVM, owns these signals)."""
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        while not stop.wait(0.5):
-            pass
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -39,32 +27,191 @@ def main() -> None:
     """RFQ cluster: request-for-quote negotiation on a replicated Aeron Cluster state machine."""
 
 
-@main.command()
-@click.option(
+SERVICES = ("rfq", "echo")
+
+
+def _service(name: str, digest_dir: Path | None) -> Any:
+    if name == "echo":
+        from rfq.cluster.echo import EchoService
+
+        return EchoService()
+    from rfq.cluster.service import RfqService
+
+    return RfqService(digest_dir=digest_dir)
+
+
+def _serve(node: Any) -> None:
+    """Run until SIGINT/SIGTERM or until the cluster terminates the node, then close it."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not stop.wait(0.2):
+            if node.terminated.is_set():
+                click.echo("rfq: the cluster terminated this node")
+                break
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+base_dir_option = click.option(
     "--base-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
     help="Keep the cluster log, archive and snapshots here (default: a temporary folder, deleted on exit).",
 )
-@click.option(
+port_base_option = click.option(
     "--port-base",
     type=int,
     default=DEFAULT_PORT_BASE,
     show_default=True,
-    help="First port of the node's range.",
+    help="First port of the cluster's range (each member uses 100 from there).",
 )
-def run(base_dir: Path | None, port_base: int) -> None:
-    """Start the embedded single-node cluster in this process; Ctrl-C stops it cleanly.
+service_option = click.option(
+    "--service",
+    type=click.Choice(SERVICES),
+    default="rfq",
+    show_default=True,
+    help="What the node hosts: the RFQ service, or the echo service used to measure the host.",
+)
 
-    For now the node hosts the echo service: every message a client sends comes back unchanged.
-    """
-    from rfq.cluster.echo import EchoService
+
+@main.command()
+@base_dir_option
+@port_base_option
+@service_option
+def run(base_dir: Path | None, port_base: int, service: str) -> None:
+    """Start the embedded single-node cluster in this process; Ctrl-C stops it cleanly."""
     from rfq.cluster.node import EmbeddedNode, NodeConfig
 
     config = NodeConfig(topology=Topology(port_base=port_base), base_dir=base_dir)
-    with EmbeddedNode(config, EchoService()) as node:
-        click.echo(f"rfq: single-node cluster up (echo service); ingress {node.ingress_endpoints}")
+    with EmbeddedNode(config, _service(service, base_dir)) as node:
+        click.echo(f"rfq: single-node cluster up ({service} service); ingress {node.ingress_endpoints}")
         click.echo(f"rfq: log and archive in {node.base_dir}; Ctrl-C to stop")
-        wait_for_stop_signal()
+        _serve(node)
         click.echo("rfq: stopping")
     click.echo("rfq: stopped")
+
+
+@main.command()
+@click.option("--id", "member_id", type=int, required=True, help="This member's id: its index in --hosts.")
+@click.option(
+    "--hosts",
+    default="localhost,localhost,localhost",
+    show_default=True,
+    help="Comma-separated host of every member, in member-id order.",
+)
+@port_base_option
+@click.option(
+    "--base-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="This node's log, archive, snapshots and snapshot digests (kept across restarts).",
+)
+@click.option(
+    "--secret-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help=f"File holding the cluster secret (default: the {SECRET_ENV} environment variable).",
+)
+@click.option("--insecure", is_flag=True, help="Admit clients without the secret (never in production).")
+@click.option("--fresh", is_flag=True, help="Delete this node's earlier log, archive and snapshots first.")
+@click.option(
+    "--aeron-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The media driver's folder (default: a new one under /dev/shm, deleted on exit).",
+)
+@service_option
+def node(
+    member_id: int,
+    hosts: str,
+    port_base: int,
+    base_dir: Path,
+    secret_file: Path | None,
+    insecure: bool,
+    fresh: bool,
+    aeron_dir: Path | None,
+    service: str,
+) -> None:
+    """Run one member of a multi-node cluster (Aeron over UDP) until SIGINT or SIGTERM."""
+    from rfq.cluster.node import EmbeddedNode, NodeConfig
+
+    secret = load_secret(secret_file)
+    if secret is None and not insecure:
+        raise click.UsageError(f"no cluster secret: set {SECRET_ENV}, pass --secret-file, or --insecure")
+    topology = Topology(hosts=tuple(h.strip() for h in hosts.split(",")), port_base=port_base)
+    config = NodeConfig(
+        topology=topology,
+        member_id=member_id,
+        base_dir=base_dir,
+        aeron_dir=aeron_dir,
+        fresh_start=fresh,
+        cluster_secret=secret,
+    )
+    with EmbeddedNode(config, _service(service, base_dir)) as running:
+        click.echo(f"rfq: member {member_id} of {topology.size} up; ingress {running.ingress_endpoints}")
+        _serve(running)
+        click.echo(f"rfq: member {member_id} stopping")
+    click.echo(f"rfq: member {member_id} stopped")
+
+
+@main.command()
+@click.option("--members", type=int, default=3, show_default=True, help="How many local nodes.")
+@port_base_option
+@click.option(
+    "--base-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("var/cluster"),
+    show_default=True,
+    help="Each node keeps its state in <base-dir>/node-<id>; the secret is <base-dir>/secret.",
+)
+@service_option
+def cluster(members: int, port_base: int, base_dir: Path, service: str) -> None:
+    """Start a local multi-node cluster, one process per member, on loopback; Ctrl-C stops all."""
+    secret_file = base_dir / "secret"
+    create_secret_file(secret_file)
+    hosts = ",".join(["localhost"] * members)
+    children = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "rfq",
+                "node",
+                f"--id={i}",
+                f"--hosts={hosts}",
+                f"--port-base={port_base}",
+                f"--base-dir={base_dir / f'node-{i}'}",
+                f"--secret-file={secret_file}",
+                f"--service={service}",
+            ]
+        )
+        for i in range(members)
+    ]
+    endpoints = Topology(hosts=("localhost",) * members, port_base=port_base).ingress_endpoints()
+    click.echo(f"rfq: {members} nodes (pids {' '.join(str(c.pid) for c in children)}); ingress {endpoints}")
+    click.echo(f"rfq: clients authenticate with the secret in {secret_file}; Ctrl-C stops the cluster")
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while not stop.wait(0.5):
+            if any(child.poll() is not None for child in children):
+                click.echo("rfq: a node exited; stopping the others")
+                break
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()

@@ -12,8 +12,13 @@ import org.agrona.DirectBuffer;
 import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.UnsafeBuffer;
 
+import io.aeron.logbuffer.FragmentHandler;
+import io.aeron.FragmentAssembler;
+import org.agrona.ExpandableArrayBuffer;
+
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.Arrays;
 
 /**
  * A {@link ClusteredService} that hosts a Python service with one primitive-only call per event.
@@ -216,6 +221,72 @@ public final class ServiceHost implements ClusteredService
     public void onTerminate(final Cluster cluster)
     {
         service.onTerminate();
+    }
+
+    /**
+     * Read a whole snapshot image (until end of stream) into one array of length-prefixed records:
+     * {@code [int32 little-endian length][record bytes]...}. One call, so Python pays one crossing.
+     *
+     * @throws IllegalStateException if the image closes before its end of stream (a torn snapshot).
+     */
+    public static byte[] readSnapshot(final Image image, final IdleStrategy idle)
+    {
+        final ExpandableArrayBuffer records = new ExpandableArrayBuffer(64 * 1024);
+        final int[] position = new int[1];
+        final FragmentHandler handler = (buffer, offset, length, header) ->
+        {
+            records.putInt(position[0], length, ByteOrder.LITTLE_ENDIAN);
+            records.putBytes(position[0] + 4, buffer, offset, length);
+            position[0] += 4 + length;
+        };
+        final FragmentAssembler assembler = new FragmentAssembler(handler);
+        idle.reset();
+        while (!image.isEndOfStream())
+        {
+            final int fragments = image.poll(assembler, 100);
+            if (0 == fragments)
+            {
+                if (image.isClosed())
+                {
+                    throw new IllegalStateException("snapshot image closed before its end of stream");
+                }
+                idle.idle();
+            }
+            else
+            {
+                idle.reset();
+            }
+        }
+        return Arrays.copyOf(records.byteArray(), position[0]);
+    }
+
+    /**
+     * Write length-prefixed records (the format of {@link #readSnapshot}) to a snapshot publication,
+     * one message each, retrying back pressure.
+     *
+     * @throws IllegalStateException if the publication is closed or not connected.
+     */
+    public static void writeSnapshot(final ExclusivePublication publication, final byte[] records, final IdleStrategy idle)
+    {
+        final UnsafeBuffer buffer = new UnsafeBuffer(records);
+        int position = 0;
+        while (position < records.length)
+        {
+            final int length = buffer.getInt(position, ByteOrder.LITTLE_ENDIAN);
+            final int offset = position + 4;
+            idle.reset();
+            long result;
+            while ((result = publication.offer(buffer, offset, length)) < 0)
+            {
+                if (result == Publication.CLOSED || result == Publication.NOT_CONNECTED ||
+                    result == Publication.MAX_POSITION_EXCEEDED)
+                {
+                    throw new IllegalStateException("snapshot publication refused a record: " + result);
+                }
+                idle.idle();
+            }
+            position = offset + length;
+        }
     }
 
     private void setArgs(final long first, final long second, final long third)

@@ -1,0 +1,194 @@
+"""The replicated RFQ service: the Aeron adapter around the pure state machine.
+
+For each log message: decode the command (strictly), ``StateMachine.apply`` it at the message's
+cluster time, encode the outcome's events straight into the host's outbound buffer, addressed to every
+gateway session (a change of state) or to the sender alone (a refusal, a duplicate). Timers the state
+machine asks for become timer actions; timers that fire become ``on_timer`` calls. A frame that is not
+a valid command is answered with a ``CommandRejected`` naming why, and nothing else happens: the
+service never stops on a frame.
+
+Snapshots are the state machine's records, each one SBE message, written in order; a SHA-256 digest of
+their bytes and the log position are kept (``digests``, and a file when ``digest_dir`` is set) so that
+operators and tests can check that replicas agree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jpype
+
+from rfq import jvm
+from rfq.cluster.domain import Audience, Outcome, StateMachine
+from rfq.cluster.domain.messages import COMMAND_TYPES, Command, Event
+from rfq.cluster.host import Actions, HostedService
+from rfq.codecs import rfq_sbe
+from rfq.codecs.errors import (
+    BadValueError,
+    CodecError,
+    ShortBufferError,
+    UnknownTemplateError,
+    UnsupportedVersionError,
+    WrongSchemaError,
+)
+from rfq.codecs.rfq_sbe import CommandRejected, RejectReason
+
+_RECORD_LENGTH = struct.Struct("<i")
+_HEADER = struct.Struct("<HHHH")
+_CORRELATION = struct.Struct("<q")
+_COMMANDS = frozenset(COMMAND_TYPES)
+
+
+def rejection_for(frame: memoryview, error: CodecError, timestamp_ms: int) -> CommandRejected:
+    """The answer to a frame that did not decode: its correlation id when readable, and why."""
+    template_id = 0
+    correlation_id = 0
+    if len(frame) >= _HEADER.size:
+        template_id = _HEADER.unpack_from(frame)[1]
+        if len(frame) >= _HEADER.size + _CORRELATION.size:
+            correlation_id = _CORRELATION.unpack_from(frame, _HEADER.size)[0]
+    if isinstance(error, WrongSchemaError):
+        reason = RejectReason.WRONG_SCHEMA
+    elif isinstance(error, UnknownTemplateError):
+        reason = RejectReason.UNKNOWN_TEMPLATE
+    elif isinstance(error, UnsupportedVersionError):
+        reason = RejectReason.UNSUPPORTED_VERSION
+    elif isinstance(error, BadValueError):
+        reason = RejectReason.INVALID_FIELD
+    elif isinstance(error, ShortBufferError):
+        reason = RejectReason.MALFORMED_FRAME
+    else:
+        reason = RejectReason.MALFORMED_FRAME
+    return CommandRejected(
+        correlation_id=correlation_id,
+        user_id=None,
+        template_id=template_id,
+        reason=reason,
+        timestamp_ms=timestamp_ms,
+    )
+
+
+def encode_records(records: list[Any]) -> bytes:
+    """Snapshot records as ``[int32 length][SBE frame]...`` (the format ServiceHost writes)."""
+    out = bytearray()
+    for record in records:
+        frame = rfq_sbe.encode(record)
+        out += _RECORD_LENGTH.pack(len(frame))
+        out += frame
+    return bytes(out)
+
+
+def decode_records(data: bytes | memoryview) -> Iterator[Any]:
+    """The records of :func:`encode_records`' format, decoded."""
+    view = memoryview(data)
+    position = 0
+    while position < len(view):
+        (length,) = _RECORD_LENGTH.unpack_from(view, position)
+        position += _RECORD_LENGTH.size
+        yield rfq_sbe.decode(view, position, length)
+        position += length
+
+
+class _ActionTimers:
+    """The state machine's TimerPort, writing timer actions for the event being handled."""
+
+    __slots__ = ("actions",)
+
+    def __init__(self) -> None:
+        self.actions: Actions | None = None
+
+    def schedule(self, correlation_id: int, deadline_ms: int) -> None:
+        assert self.actions is not None, "timers are only asked for while an event is handled"
+        self.actions.schedule_timer(correlation_id, deadline_ms)
+
+    def cancel(self, correlation_id: int) -> None:
+        assert self.actions is not None, "timers are only cancelled while an event is handled"
+        self.actions.cancel_timer(correlation_id)
+
+
+class RfqService(HostedService):
+    """The RFQ state machine as an Aeron clustered service."""
+
+    def __init__(self, digest_dir: Path | None = None) -> None:
+        self._timers = _ActionTimers()
+        self.machine = StateMachine(self._timers)
+        self.cluster: Any = None
+        self.digest_dir = digest_dir
+        self.digests: list[tuple[int, str]] = []
+        """(log position, SHA-256 of the snapshot bytes) of each snapshot this replica took."""
+        self.commands = 0
+        self.malformed_frames = 0
+
+    # --- lifecycle ----------------------------------------------------------------------------
+    def on_start(self, cluster: Any, snapshot_image: Any) -> None:
+        self.cluster = cluster
+        if snapshot_image is not None:
+            host = jvm.jclass("rfq.host.ServiceHost")
+            data = bytes(memoryview(host.readSnapshot(snapshot_image, cluster.idleStrategy())))
+            self.machine = StateMachine.restore(decode_records(data), self._timers)
+
+    def on_take_snapshot(self, publication: Any) -> None:
+        data = encode_records(self.machine.snapshot())
+        jvm.jclass("rfq.host.ServiceHost").writeSnapshot(
+            publication, jpype.JArray(jpype.JByte)(data), self.cluster.idleStrategy()
+        )
+        self._record_digest(int(self.cluster.logPosition()), hashlib.sha256(data).hexdigest())
+
+    # --- events -------------------------------------------------------------------------------
+    def on_message(self, session_id: int, timestamp: int, frame: memoryview, actions: Actions) -> None:
+        try:
+            command = rfq_sbe.decode(frame)
+        except CodecError as error:
+            self.malformed_frames += 1
+            actions.reply_message(session_id, rejection_for(frame, error, timestamp))
+            return
+        if type(command) not in _COMMANDS:
+            self.malformed_frames += 1
+            actions.reply_message(
+                session_id, rejection_for(frame, UnknownTemplateError("not a command"), timestamp)
+            )
+            return
+        self.commands += 1
+        self._timers.actions = actions
+        try:
+            outcome = self.machine.apply(_as_command(command), timestamp)
+        finally:
+            self._timers.actions = None
+        self._send(session_id, outcome, actions)
+
+    def on_timer(self, correlation_id: int, timestamp: int, actions: Actions) -> None:
+        self._timers.actions = actions
+        try:
+            events = self.machine.on_timer(correlation_id, timestamp)
+        finally:
+            self._timers.actions = None
+        for event in events:
+            actions.broadcast_message(event)
+
+    # --- internals ----------------------------------------------------------------------------
+    @staticmethod
+    def _send(session_id: int, outcome: Outcome, actions: Actions) -> None:
+        events: tuple[Event, ...] = outcome.events
+        if outcome.audience is Audience.BROADCAST:
+            for event in events:
+                actions.broadcast_message(event)
+        else:
+            for event in events:
+                actions.reply_message(session_id, event)
+
+    def _record_digest(self, log_position: int, digest: str) -> None:
+        self.digests.append((log_position, digest))
+        if self.digest_dir is not None:
+            self.digest_dir.mkdir(parents=True, exist_ok=True)
+            with open(self.digest_dir / "snapshot-digests.txt", "a") as out:
+                out.write(f"{log_position} {digest}\n")
+
+
+def _as_command(message: Any) -> Command:
+    """Narrow a decoded message already checked to be a command (for the type checker)."""
+    command: Command = message
+    return command

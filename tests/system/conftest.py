@@ -1,0 +1,23 @@
+"""Fixtures for system tests: real `rfq node` processes on loopback, and clients that talk to them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rfq.cluster.local import LocalCluster
+from rfq.topology import Topology, free_port_base
+
+
+@pytest.fixture
+def three_nodes(tmp_path: Path, jvm: None) -> Iterator[LocalCluster]:
+    """Three RFQ nodes in their own processes; stopped (and their /dev/shm folders removed) afterwards."""
+    topology = Topology(hosts=("localhost",) * 3, port_base=free_port_base(members=3))
+    cluster = LocalCluster(tmp_path / "cluster", topology)
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
