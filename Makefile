@@ -9,7 +9,7 @@ JAVA_SOURCES := $(shell find bench/jvm cluster/jvm gateway/jvm -name '*.java' 2>
 MVN := mvn -B -q
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast lint bench-echo clean
+.PHONY: help install run cluster test test-fast lint bench-echo clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -28,7 +28,10 @@ $(JAR_STAMP): pom.xml $(JAVA_SOURCES)
 run: install ## start the embedded single-node platform (Ctrl-C stops it)
 	$(BIN)/rfq run
 
-test: install ## run every test suite: unit, property, integration and system
+cluster: install ## start three local nodes (state in var/cluster, secret in var/cluster/secret); Ctrl-C stops them
+	$(BIN)/rfq cluster --members 3 --base-dir var/cluster
+
+test: install ## run every test suite: unit, property, interop, integration and system
 	$(BIN)/pytest
 
 test-fast: install ## unit and property tests only (no cluster)

@@ -113,6 +113,25 @@ class LocalCluster:
                 self._processes[member].wait()
             self._reap(member)
 
+    def take_snapshot(self, member_id: int) -> bool:
+        """Ask the cluster, through member ``member_id`` (the leader), to snapshot every replica now."""
+        return bool(self._cluster_tool("snapshot", member_id))
+
+    def invalidate_latest_snapshot(self, member_id: int) -> bool:
+        """Mark the member's latest snapshot invalid (member stopped): it restores an older one + log."""
+        return bool(self._cluster_tool("invalidateLatestSnapshot", member_id))
+
+    def _cluster_tool(self, action: str, member_id: int) -> object:
+        from rfq import jvm
+
+        jvm.start()
+        tool = jvm.jclass("io.aeron.cluster.ClusterTool")
+        cluster_dir = jvm.jclass("java.io.File")(str(self.cluster_dir(member_id)))
+        out = jvm.jclass("java.lang.System").out
+        if action == "snapshot":
+            return tool.snapshot(cluster_dir, out)
+        return tool.invalidateLatestSnapshot(out, cluster_dir)
+
     def digests(self, member_id: int) -> dict[int, str]:
         """The member's snapshot digests by log position (written by RfqService on each snapshot)."""
         path = self.node_dir(member_id) / DIGEST_FILE

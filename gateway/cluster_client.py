@@ -46,8 +46,9 @@ class ClusterClientError(RuntimeError):
 class ClientConfig:
     """How to reach a cluster."""
 
-    ingress_endpoints: str
-    """``0=host:port,1=host:port`` — see :meth:`rfq.topology.Topology.ingress_endpoints`."""
+    ingress_endpoints: str | None
+    """``0=host:port,1=host:port`` — see :meth:`rfq.topology.Topology.ingress_endpoints`; None with
+    an ``aeron:ipc`` ingress channel (a client in the node's own process)."""
     aeron_dir: str | None = None
     """A running media driver to share; None launches an embedded one for this client."""
     ingress_channel: str = "aeron:udp?term-length=1m"
@@ -95,11 +96,12 @@ class ClusterClient:
             jvm.jclass("io.aeron.cluster.client.AeronCluster$Context")()
             .aeronDirectoryName(aeron_dir)
             .ingressChannel(self.config.ingress_channel)
-            .ingressEndpoints(self.config.ingress_endpoints)
             .egressChannel(self.config.egress_channel)
             .messageTimeoutNs(self.config.message_timeout_ms * 1_000_000)
             .egressListener(self._listener)
         )
+        if self.config.ingress_endpoints is not None:
+            ctx.ingressEndpoints(self.config.ingress_endpoints)
         if self.config.credentials is not None:
             encoded = jpype.JArray(jpype.JByte)(self.config.credentials)
             ctx.credentialsSupplier(

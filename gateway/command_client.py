@@ -59,6 +59,8 @@ class CommandClient:
         self._resend_after_s = resend_after_s
         self._clock = clock
         self._pending: dict[int, _Pending] = {}
+        self._awaited: dict[int, Any] = {}
+        """Outcomes for :meth:`request` callers: correlation id → None until the outcome arrives."""
         self._client = ClusterClient(config, self._on_frame, self._on_new_leader)
         self.leader_changes = 0
         self.reconnects = 0
@@ -102,6 +104,26 @@ class CommandClient:
         self._pending[correlation_id] = pending
         self._send(pending)
         return correlation_id
+
+    def request(self, command: Any, timeout_s: float = 30.0) -> Any:
+        """Submit ``command`` and poll until its outcome (the first event naming it) arrives; return it.
+
+        Raises ``TimeoutError`` if none arrives in ``timeout_s`` (the command stays pending and will
+        still be resent).
+        """
+        correlation_id = int(command.correlation_id)
+        self._awaited[correlation_id] = None
+        try:
+            self.submit(command)
+            deadline = self._clock() + timeout_s
+            while self._awaited[correlation_id] is None:
+                if self._clock() > deadline:
+                    raise TimeoutError(f"no outcome for command {correlation_id} in {timeout_s} s")
+                if not self.poll():
+                    time.sleep(0.0002)
+            return self._awaited[correlation_id]
+        finally:
+            self._awaited.pop(correlation_id, None)
 
     @property
     def pending(self) -> int:
@@ -155,8 +177,11 @@ class CommandClient:
             return
         correlation_id: int | None = getattr(event, "correlation_id", None)
         resolved = correlation_id is not None and self._pending.pop(correlation_id, None) is not None
-        if resolved and self._on_outcome is not None and correlation_id is not None:
-            self._on_outcome(correlation_id, event)
+        if resolved and correlation_id is not None:
+            if correlation_id in self._awaited:
+                self._awaited[correlation_id] = event
+            if self._on_outcome is not None:
+                self._on_outcome(correlation_id, event)
         if self._on_event is not None:
             self._on_event(event)
 

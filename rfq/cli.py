@@ -84,14 +84,29 @@ service_option = click.option(
 @base_dir_option
 @port_base_option
 @service_option
-def run(base_dir: Path | None, port_base: int, service: str) -> None:
-    """Start the embedded single-node cluster in this process; Ctrl-C stops it cleanly."""
+@click.option("--demo/--no-demo", default=True, show_default=True, help="Load demo instruments and RFQs.")
+def run(base_dir: Path | None, port_base: int, service: str, demo: bool) -> None:
+    """Start the embedded single-node platform in this process; Ctrl-C stops it cleanly.
+
+    The node hosts the RFQ service and, unless --no-demo, is loaded with a few bonds and three RFQs
+    (one traded, one countered, one open) through an in-process client session.
+    """
     from rfq.cluster.node import EmbeddedNode, NodeConfig
 
     config = NodeConfig(topology=Topology(port_base=port_base), base_dir=base_dir)
     with EmbeddedNode(config, _service(service, base_dir)) as node:
         click.echo(f"rfq: single-node cluster up ({service} service); ingress {node.ingress_endpoints}")
-        click.echo(f"rfq: log and archive in {node.base_dir}; Ctrl-C to stop")
+        click.echo(f"rfq: log and archive in {node.base_dir}")
+        if service == "rfq" and demo:
+            from rfq import demo as demo_data
+
+            client = demo_data.in_process_client(node.aeron_directory_name)
+            try:
+                client.connect(wait_s=30)
+                demo_data.load(client, lambda line: click.echo(f"rfq: demo: {line}"))
+            finally:
+                client.close()
+        click.echo("rfq: running; Ctrl-C to stop")
         _serve(node)
         click.echo("rfq: stopping")
     click.echo("rfq: stopped")

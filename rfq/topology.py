@@ -7,6 +7,7 @@ ingress endpoints from the same description.
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -76,8 +77,14 @@ def _ports_free(ports: Iterator[int]) -> bool:
 
 
 def free_port_base(members: int = 1, start: int = 21000, stop: int = 60000, step: int = 500) -> int:
-    """A port base whose member ports are all free on loopback right now (for tests and tools)."""
-    for base in range(start, stop, step):
+    """A port base whose member ports are all free on loopback right now (for tests and tools).
+
+    The search starts at a place that depends on the process id, so that processes looking at the
+    same moment (parallel test runs, a benchmark beside a test) rarely pick the same base.
+    """
+    bases = list(range(start, stop, step))
+    first = os.getpid() % len(bases)
+    for base in bases[first:] + bases[:first]:
         ports = (base + i * PORTS_PER_MEMBER + off for i in range(members) for off in _ALL_OFFSETS)
         if _ports_free(ports):
             return base

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -36,7 +35,6 @@ class ProcessFootprint:
     java_threads: frozenset[str]
     child_pids: frozenset[int]
     shm: frozenset[str]
-    rfq_temp_dirs: frozenset[str]
     open_fds: int
 
 
@@ -56,7 +54,8 @@ def _children() -> frozenset[int]:
 
 
 def take_footprint() -> ProcessFootprint:
-    """Threads (Python and, if running, Java), child processes, /dev/shm entries, temp dirs, fds."""
+    """Threads (Python and, if running, Java), child processes, this process's /dev/shm entries and
+    open file descriptors."""
     from rfq import jvm
 
     java_threads: frozenset[str] = frozenset()
@@ -64,12 +63,13 @@ def take_footprint() -> ProcessFootprint:
         thread_class = jvm.jclass("java.lang.Thread")
         java_threads = frozenset(str(t.getName()) for t in thread_class.getAllStackTraces().keySet())
     shm = Path("/dev/shm")
+    # only what this process names as its own: other processes (other test runs) may come and go
+    mine = f"-{os.getpid()}-"
     return ProcessFootprint(
         python_threads=frozenset(t.name for t in threading.enumerate()),
         java_threads=java_threads,
         child_pids=_children(),
-        shm=frozenset(os.listdir(shm)) if shm.is_dir() else frozenset(),
-        rfq_temp_dirs=frozenset(p.name for p in Path(tempfile.gettempdir()).glob("rfq-*")),
+        shm=frozenset(n for n in os.listdir(shm) if mine in n) if shm.is_dir() else frozenset(),
         open_fds=len(os.listdir("/proc/self/fd")),
     )
 

@@ -43,7 +43,6 @@ def test_five_start_stop_cycles_leave_nothing_behind(jvm: None, footprint: Calla
         assert after.java_threads == before.java_threads
         assert after.child_pids == before.child_pids
         assert after.shm == before.shm
-        assert after.rfq_temp_dirs == before.rfq_temp_dirs
     assert not any(path.exists() for path in base_dirs)
     # the JVM opens its jars lazily on first use; afterwards the count must be stable
     assert footprint().open_fds <= before.open_fds + 8

@@ -21,3 +21,5 @@ def three_nodes(tmp_path: Path, jvm: None) -> Iterator[LocalCluster]:
         yield cluster
     finally:
         cluster.stop()
+    leftover = [cluster.aeron_dir(m) for m in cluster.members if cluster.aeron_dir(m).exists()]
+    assert not leftover, f"left behind: {leftover}"

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 
-from rfq import jvm
 from rfq.cluster.local import LocalCluster
 from rfq.codecs.rfq_sbe import AddInstrument, BooleanType, CreateRfq, InstrumentAdded, RfqCreated, Side
 from rfq.gateway.command_client import CommandClient
@@ -118,11 +117,7 @@ def test_leader_killed_three_times_keeps_exactly_once_and_same_state(three_nodes
         assert load.outcomes[probe].rfq_id == len(acknowledged) + 1
 
         # the same state on all three replicas: a snapshot at one log position, compared by digest
-        leader = load.client.leader_member_id
-        assert jvm.jclass("io.aeron.cluster.ClusterTool").snapshot(
-            jvm.jclass("java.io.File")(str(three_nodes.cluster_dir(leader))),
-            jvm.jclass("java.lang.System").out,
-        )
+        assert three_nodes.take_snapshot(load.client.leader_member_id)
         digests = three_nodes.wait_for_digests(1, timeout_s=30)
         last = [max(d.items()) for d in digests]
         assert len(set(last)) == 1, f"replicas differ at their last snapshot: {last}"
