@@ -9,7 +9,7 @@ JAVA_SOURCES := $(shell find bench/jvm cluster/jvm gateway/jvm -name '*.java' 2>
 MVN := mvn -B -q
 
 .DEFAULT_GOAL := help
-.PHONY: help install run cluster test test-fast lint bench-echo clean
+.PHONY: help install run cluster test test-fast lint bench-echo bench-cluster clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -45,6 +45,11 @@ lint: install ## ruff and mypy
 
 bench-echo: install ## echo round trip through a real cluster: Python service beside a Java one
 	$(BIN)/python bench/echo.py
+
+# Starts one node in-process and three `rfq node` processes (temporary folders, removed after);
+# takes about six minutes; report in bench/results/cluster.md.
+bench-cluster: install ## RFQ commands through one node and three: throughput, latency at 1k/s, beside a Java echo
+	$(BIN)/python bench/cluster.py
 
 # --- codecs (issue 3) ---
 # sbe-tool validates the schemas (stop on error, warnings fatal, against the sbe.xsd inside its jar)

@@ -7,8 +7,6 @@ over, so that what the CLI does is what the tests exercise.
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import threading
 from pathlib import Path
 from types import FrameType
@@ -17,7 +15,7 @@ from typing import Any
 import click
 
 from rfq import __version__
-from rfq.credentials import SECRET_ENV, create_secret_file, load_secret
+from rfq.credentials import SECRET_ENV, load_secret
 from rfq.topology import DEFAULT_PORT_BASE, Topology
 
 
@@ -188,45 +186,24 @@ def node(
 @service_option
 def cluster(members: int, port_base: int, base_dir: Path, service: str) -> None:
     """Start a local multi-node cluster, one process per member, on loopback; Ctrl-C stops all."""
-    secret_file = base_dir / "secret"
-    create_secret_file(secret_file)
-    hosts = ",".join(["localhost"] * members)
-    children = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "rfq",
-                "node",
-                f"--id={i}",
-                f"--hosts={hosts}",
-                f"--port-base={port_base}",
-                f"--base-dir={base_dir / f'node-{i}'}",
-                f"--secret-file={secret_file}",
-                f"--service={service}",
-            ]
-        )
-        for i in range(members)
-    ]
-    endpoints = Topology(hosts=("localhost",) * members, port_base=port_base).ingress_endpoints()
-    click.echo(f"rfq: {members} nodes (pids {' '.join(str(c.pid) for c in children)}); ingress {endpoints}")
-    click.echo(f"rfq: clients authenticate with the secret in {secret_file}; Ctrl-C stops the cluster")
+    from rfq.cluster.local import LocalCluster
+
+    topology = Topology(hosts=("localhost",) * members, port_base=port_base)
+    local = LocalCluster(base_dir, topology, service=service)
+    local.start()
+    pids = " ".join(str(local.pid(m)) for m in local.members)
+    click.echo(f"rfq: {members} nodes (pids {pids}); ingress {topology.ingress_endpoints()}")
+    click.echo(f"rfq: logs in {base_dir}/node-<id>.log; clients authenticate with {local.secret_file}")
+    click.echo("rfq: Ctrl-C stops the cluster")
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         while not stop.wait(0.5):
-            if any(child.poll() is not None for child in children):
-                click.echo("rfq: a node exited; stopping the others")
+            if not all(local.is_running(m) for m in local.members):
+                click.echo("rfq: a node exited (see its log); stopping the others")
                 break
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        for child in children:
-            try:
-                child.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+        local.stop()
+    click.echo("rfq: cluster stopped")

@@ -11,6 +11,12 @@ Contract:
   snapshot oldest first (``DedupeRecord``) so that a restored node evicts exactly as the others do;
 - refusals are recorded too: a resent command that was refused stays refused, even if it would succeed
   now, so that a client never hears two different answers to one command.
+
+The events are kept as their encoded frames (the snapshot's format), not as objects: the window holds
+up to ``capacity`` outcomes for as long as the service runs, and bytes are invisible to Python's
+cyclic garbage collector, which would otherwise walk hundreds of thousands of event objects on every
+full collection (measured: 80-150 ms pauses on the service thread, ~1.8 µs per command). Duplicates
+are rare, so decoding on ``get`` costs nothing that matters.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 
 from rfq.cluster.domain.messages import Event
+from rfq.codecs.rfq_sbe import decode, encode
 
 DEFAULT_DEDUPE_CAPACITY = 100_000
 """Correlation ids remembered. A gateway's resend horizon is its unacknowledged commands at a leader
@@ -26,7 +33,7 @@ change, a few seconds of traffic at most; 100k commands at ~100 bytes per record
 
 
 class DedupeWindow:
-    """A bounded, insertion-ordered map: correlation id → (applied cluster time ms, events)."""
+    """A bounded, insertion-ordered map: correlation id → (applied cluster time ms, encoded events)."""
 
     __slots__ = ("_capacity", "_entries")
 
@@ -34,7 +41,7 @@ class DedupeWindow:
         if capacity < 1:
             raise ValueError(f"dedupe capacity must be at least 1, not {capacity}")
         self._capacity = capacity
-        self._entries: OrderedDict[int, tuple[int, tuple[Event, ...]]] = OrderedDict()
+        self._entries: OrderedDict[int, tuple[int, tuple[bytes, ...]]] = OrderedDict()
 
     @property
     def capacity(self) -> int:
@@ -43,14 +50,23 @@ class DedupeWindow:
     def get(self, correlation_id: int) -> tuple[Event, ...] | None:
         """The events first produced by ``correlation_id``, or None if it is not in the window."""
         entry = self._entries.get(correlation_id)
-        return None if entry is None else entry[1]
+        return None if entry is None else _decoded(entry[1])
 
     def record(self, correlation_id: int, applied_time_ms: int, events: tuple[Event, ...]) -> None:
         """Remember a newly applied correlation id, evicting the oldest one when the window is full."""
+        self.record_frames(correlation_id, applied_time_ms, tuple(encode(event) for event in events))
+
+    def record_frames(self, correlation_id: int, applied_time_ms: int, frames: tuple[bytes, ...]) -> None:
+        """:meth:`record` for events already encoded (a snapshot being restored)."""
         entries = self._entries
-        entries[correlation_id] = (applied_time_ms, events)
+        entries[correlation_id] = (applied_time_ms, frames)
         if len(entries) > self._capacity:
             entries.popitem(last=False)
+
+    def frames(self) -> Iterator[tuple[int, int, tuple[bytes, ...]]]:
+        """(correlation id, applied time ms, encoded events), oldest applied first (for snapshots)."""
+        for correlation_id, (applied_time_ms, frames) in self._entries.items():
+            yield correlation_id, applied_time_ms, frames
 
     def __contains__(self, correlation_id: object) -> bool:
         return correlation_id in self._entries
@@ -60,5 +76,10 @@ class DedupeWindow:
 
     def __iter__(self) -> Iterator[tuple[int, int, tuple[Event, ...]]]:
         """(correlation id, applied time ms, events), oldest applied first."""
-        for correlation_id, (applied_time_ms, events) in self._entries.items():
-            yield correlation_id, applied_time_ms, events
+        for correlation_id, (applied_time_ms, frames) in self._entries.items():
+            yield correlation_id, applied_time_ms, _decoded(frames)
+
+
+def _decoded(frames: tuple[bytes, ...]) -> tuple[Event, ...]:
+    events: tuple[Event, ...] = tuple(decode(frame) for frame in frames)  # type: ignore[misc]
+    return events

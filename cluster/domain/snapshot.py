@@ -36,7 +36,6 @@ from rfq.codecs.rfq_sbe import (
     SnapshotBegin,
     SnapshotEnd,
     decode,
-    encode,
 )
 
 _R = TypeVar("_R")
@@ -91,9 +90,9 @@ def write_snapshot(
         DedupeRecord(
             correlation_id=correlation_id,
             applied_time_ms=applied_time_ms,
-            outcomes=[DedupeRecordOutcomes(template_id=e.TEMPLATE_ID, frame=encode(e)) for e in events],
+            outcomes=[DedupeRecordOutcomes(template_id=_template_of(f), frame=f) for f in frames],
         )
-        for correlation_id, applied_time_ms, events in dedupe
+        for correlation_id, applied_time_ms, frames in dedupe.frames()
     )
     records.append(SnapshotEnd(record_count=len(records) + 1))
     return records
@@ -146,10 +145,12 @@ def read_snapshot(
         dedupe_record = _next(stream, DedupeRecord, "DedupeRecord")
         if dedupe_record.correlation_id in dedupe:
             raise SnapshotError(f"correlation id {dedupe_record.correlation_id} is recorded twice")
-        events = tuple(_decode_event(outcome) for outcome in dedupe_record.outcomes)
-        if not events:
+        for outcome in dedupe_record.outcomes:
+            _decode_event(outcome)  # validates the frame; the window keeps the bytes as they are
+        if not dedupe_record.outcomes:
             raise SnapshotError(f"correlation id {dedupe_record.correlation_id} has no outcome")
-        dedupe.record(dedupe_record.correlation_id, dedupe_record.applied_time_ms, events)
+        frames = tuple(bytes(outcome.frame) for outcome in dedupe_record.outcomes)
+        dedupe.record_frames(dedupe_record.correlation_id, dedupe_record.applied_time_ms, frames)
     end = _next(stream, SnapshotEnd, "SnapshotEnd")
     expected = 2 + begin.instrument_count + begin.rfq_count + begin.dedupe_count
     if end.record_count != expected:
@@ -180,6 +181,11 @@ def _check_rfq(record: RfqRecord, begin: SnapshotBegin, instruments: InstrumentB
     consistent = priced == (None, None, None) if record.state == RfqState.CREATED else None not in priced
     if not consistent:
         raise SnapshotError(f"rfq {record.rfq_id} is {record.state.name} but its price fields disagree")
+
+
+def _template_of(frame: bytes) -> int:
+    """The templateId of an encoded frame (bytes 2-3 of its little-endian header)."""
+    return frame[2] | frame[3] << 8
 
 
 def _decode_event(outcome: DedupeRecordOutcomes) -> Event:

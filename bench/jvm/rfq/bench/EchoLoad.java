@@ -4,6 +4,9 @@ import io.aeron.cluster.client.AeronCluster;
 import io.aeron.cluster.client.EgressListener;
 import io.aeron.logbuffer.Header;
 import org.agrona.DirectBuffer;
+import org.agrona.concurrent.BackoffIdleStrategy;
+import org.agrona.concurrent.BusySpinIdleStrategy;
+import org.agrona.concurrent.IdleStrategy;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.nio.ByteBuffer;
@@ -28,7 +31,8 @@ public final class EchoLoad implements EgressListener
     }
 
     /**
-     * Run one load and return {@code [elapsedNs, mismatches, latency_0 .. latency_n-1]} in ns.
+     * Run one load and return {@code [elapsedNs, mismatches, latency_0 .. latency_n-1]} in ns; the client
+     * busy-spins while it waits (bench-echo's behaviour).
      */
     public static long[] run(
         final String aeronDir,
@@ -38,6 +42,25 @@ public final class EchoLoad implements EgressListener
         final int ratePerSecond,
         final int payloadLength,
         final byte[] credentials)
+    {
+        return run(aeronDir, ingressEndpoints, messages, window, ratePerSecond, payloadLength, credentials, false);
+    }
+
+    /**
+     * As {@link #run(String, String, int, int, int, int, byte[])}, but with {@code backoff} the client waits
+     * as CommandLoad does (spin, yield, then park up to 100 µs) instead of spinning: on a two-core machine a
+     * spinning client takes a core from the cluster it measures, and bench-cluster compares the Java echo
+     * with RFQ commands driven by CommandLoad, so both clients must wait alike.
+     */
+    public static long[] run(
+        final String aeronDir,
+        final String ingressEndpoints,
+        final int messages,
+        final int window,
+        final int ratePerSecond,
+        final int payloadLength,
+        final byte[] credentials,
+        final boolean backoff)
     {
         final EchoLoad load = new EchoLoad(messages);
         final AeronCluster.Context ctx = new AeronCluster.Context()
@@ -69,6 +92,8 @@ public final class EchoLoad implements EgressListener
             final long start = System.nanoTime();
             long nextSend = start;
             int sent = 0;
+            final IdleStrategy idle = backoff ?
+                new BackoffIdleStrategy(100, 10, 1_000, 100_000) : new BusySpinIdleStrategy();
             while (load.received < messages)
             {
                 final long now = System.nanoTime();
@@ -85,7 +110,11 @@ public final class EchoLoad implements EgressListener
                 }
                 if (cluster.pollEgress() == 0)
                 {
-                    Thread.onSpinWait();
+                    idle.idle();
+                }
+                else
+                {
+                    idle.reset();
                 }
             }
             final long elapsed = System.nanoTime() - start;
