@@ -57,8 +57,10 @@ def bad_frames(valid: bytes, count: int, seed: int = 20261121) -> list[bytes]:
         lambda: HEADER.pack(2, template_id, schema_id, version) + body[:2],  # block too short
         lambda: valid[:24] + bytes([7]) + valid[25:],  # CreateRfq.side (after header, ids) = 7: no Side
         lambda: event,  # an event is not a command
-        lambda: HEADER.pack(block_length, template_id, 777, version)
-        + bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 120))),  # random body, wrong schema
+        lambda: (
+            HEADER.pack(block_length, template_id, 777, version)
+            + bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 120)))
+        ),  # random body, wrong schema
     ]
     return [makers[i % len(makers)]() for i in range(count)]
 
