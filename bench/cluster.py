@@ -895,9 +895,10 @@ def render(report: Report) -> tuple[list[str], str]:
         "three nodes have three times the agents and more hops (replication before commit).",
         f"- Python garbage collection in the one-node RFQ service: {len(gc_full)} full collections "
         f"during its runs (set-up, warm-up, throughput, paced), the longest {max(gc_full, default=0.0):.0f} "
-        "ms of wall time. The dedupe window holds the outcome objects of the last 100,000 commands and "
-        "a full collection walks all of them while the service thread waits: a pause during a paced "
-        "run reaches p99.9 and max (about one command per millisecond of pause), rarely p99.",
+        "ms of wall time. A full collection walks every object the collector tracks that is younger "
+        "than the service's start (RfqService freezes what exists when it starts; the dedupe window "
+        "keeps encoded bytes, which are not tracked) while the service thread waits: a pause during a "
+        "paced run reaches p99.9 and max (about one command per millisecond of pause), rarely p99.",
     ]
     if report.tally.retries:
         lines += ["", "Attempts repeated on a fresh cluster: " + "; ".join(report.tally.retries)]

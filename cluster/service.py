@@ -14,6 +14,7 @@ operators and tests can check that replicas agree.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import struct
 from collections.abc import Iterator
@@ -130,6 +131,12 @@ class RfqService(HostedService):
             host = jvm.jclass("rfq.host.ServiceHost")
             data = bytes(memoryview(host.readSnapshot(snapshot_image, cluster.idleStrategy())))
             self.machine = StateMachine.restore(decode_records(data), self._timers)
+        # Everything alive now (modules, the JVM bridge, the restored state) lives as long as the
+        # service: move it out of the cyclic collector's sight, so that full collections on the
+        # service thread walk only what was made since. The service's own objects are acyclic and
+        # freed by reference counting, frozen or not.
+        gc.collect()
+        gc.freeze()
 
     def on_take_snapshot(self, publication: Any) -> None:
         data = encode_records(self.machine.snapshot())
