@@ -6,15 +6,17 @@ over, so that what the CLI does is what the tests exercise.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import click
 
-from rfq import __version__
+from rfq import __version__, jvm
 from rfq.credentials import SECRET_ENV, load_secret
 from rfq.topology import DEFAULT_PORT_BASE, Topology
 
@@ -38,8 +40,13 @@ def _service(name: str, digest_dir: Path | None) -> Any:
     return RfqService(digest_dir=digest_dir)
 
 
-def _serve(node: Any) -> None:
-    """Run until SIGINT/SIGTERM or until the cluster terminates the node, then close it."""
+@contextlib.contextmanager
+def stop_signals() -> Iterator[threading.Event]:
+    """An event set by SIGINT or SIGTERM while the block runs (Python, not the JVM, owns them).
+
+    Installed before the node starts, so that a Ctrl-C during start-up still ends in a clean stop;
+    but after the JVM starts, because the JVM installs handlers of its own for both when it starts.
+    """
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -47,13 +54,18 @@ def _serve(node: Any) -> None:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        while not stop.wait(0.2):
-            if node.terminated.is_set():
-                click.echo("rfq: the cluster terminated this node")
-                break
+        yield stop
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+def _serve(node: Any, stop: threading.Event) -> None:
+    """Run until ``stop`` is set or the cluster terminates the node."""
+    while not stop.wait(0.2):
+        if node.terminated.is_set():
+            click.echo("rfq: the cluster terminated this node")
+            break
 
 
 base_dir_option = click.option(
@@ -92,7 +104,8 @@ def run(base_dir: Path | None, port_base: int, service: str, demo: bool) -> None
     from rfq.cluster.node import EmbeddedNode, NodeConfig
 
     config = NodeConfig(topology=Topology(port_base=port_base), base_dir=base_dir)
-    with EmbeddedNode(config, _service(service, base_dir)) as node:
+    jvm.start()
+    with stop_signals() as stop, EmbeddedNode(config, _service(service, base_dir)) as node:
         click.echo(f"rfq: single-node cluster up ({service} service); ingress {node.ingress_endpoints}")
         click.echo(f"rfq: log and archive in {node.base_dir}")
         if service == "rfq" and demo:
@@ -105,7 +118,7 @@ def run(base_dir: Path | None, port_base: int, service: str, demo: bool) -> None
             finally:
                 client.close()
         click.echo("rfq: running; Ctrl-C to stop")
-        _serve(node)
+        _serve(node, stop)
         click.echo("rfq: stopping")
     click.echo("rfq: stopped")
 
@@ -166,9 +179,10 @@ def node(
         fresh_start=fresh,
         cluster_secret=secret,
     )
-    with EmbeddedNode(config, _service(service, base_dir)) as running:
+    jvm.start()
+    with stop_signals() as stop, EmbeddedNode(config, _service(service, base_dir)) as running:
         click.echo(f"rfq: member {member_id} of {topology.size} up; ingress {running.ingress_endpoints}")
-        _serve(running)
+        _serve(running, stop)
         click.echo(f"rfq: member {member_id} stopping")
     click.echo(f"rfq: member {member_id} stopped")
 
@@ -190,20 +204,17 @@ def cluster(members: int, port_base: int, base_dir: Path, service: str) -> None:
 
     topology = Topology(hosts=("localhost",) * members, port_base=port_base)
     local = LocalCluster(base_dir, topology, service=service)
-    local.start()
-    pids = " ".join(str(local.pid(m)) for m in local.members)
-    click.echo(f"rfq: {members} nodes (pids {pids}); ingress {topology.ingress_endpoints()}")
-    click.echo(f"rfq: logs in {base_dir}/node-<id>.log; clients authenticate with {local.secret_file}")
-    click.echo("rfq: Ctrl-C stops the cluster")
-    stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        while not stop.wait(0.5):
-            if not all(local.is_running(m) for m in local.members):
-                click.echo("rfq: a node exited (see its log); stopping the others")
-                break
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        local.stop()
+    with stop_signals() as stop:
+        local.start()
+        try:
+            pids = " ".join(str(local.pid(m)) for m in local.members)
+            click.echo(f"rfq: {members} nodes (pids {pids}); ingress {topology.ingress_endpoints()}")
+            click.echo(f"rfq: logs in {base_dir}/node-<id>.log; client secret in {local.secret_file}")
+            click.echo("rfq: Ctrl-C stops the cluster")
+            while not stop.wait(0.5):
+                if not all(local.is_running(m) for m in local.members):
+                    click.echo("rfq: a node exited (see its log); stopping the others")
+                    break
+        finally:
+            local.stop()
     click.echo("rfq: cluster stopped")
