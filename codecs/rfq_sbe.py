@@ -49,7 +49,7 @@ class BooleanType(enum.IntEnum):
     TRUE = 1
 
 
-_BOOLEAN_TYPE_RAW = {m.value: m.value for m in BooleanType}.get
+_BOOLEAN_TYPE_RAW = {m: m.value for m in BooleanType}
 _BOOLEAN_TYPE_MEMBERS = {m.value: m for m in BooleanType}
 _BOOLEAN_TYPE_BY_VALUE = tuple(_BOOLEAN_TYPE_MEMBERS.get(i) for i in range(256))
 
@@ -61,7 +61,7 @@ class Side(enum.IntEnum):
     SELL = 2
 
 
-_SIDE_RAW = {m.value: m.value for m in Side}.get
+_SIDE_RAW = {m: m.value for m in Side}
 _SIDE_MEMBERS = {m.value: m for m in Side}
 _SIDE_BY_VALUE = tuple(_SIDE_MEMBERS.get(i) for i in range(256))
 
@@ -93,7 +93,7 @@ class RejectReason(enum.IntEnum):
     NO_CHANGE = 22
 
 
-_REJECT_REASON_RAW = {m.value: m.value for m in RejectReason}.get
+_REJECT_REASON_RAW = {m: m.value for m in RejectReason}
 _REJECT_REASON_BY_VALUE = {m.value: m for m in RejectReason}.get
 
 
@@ -104,7 +104,7 @@ class CancelReason(enum.IntEnum):
     INSTRUMENT_DISABLED = 2
 
 
-_CANCEL_REASON_RAW = {m.value: m.value for m in CancelReason}.get
+_CANCEL_REASON_RAW = {m: m.value for m in CancelReason}
 _CANCEL_REASON_MEMBERS = {m.value: m for m in CancelReason}
 _CANCEL_REASON_BY_VALUE = tuple(_CANCEL_REASON_MEMBERS.get(i) for i in range(256))
 
@@ -121,12 +121,12 @@ class RfqState(enum.IntEnum):
     EXPIRED = 6
 
 
-_RFQ_STATE_RAW = {m.value: m.value for m in RfqState}.get
+_RFQ_STATE_RAW = {m: m.value for m in RfqState}
 _RFQ_STATE_MEMBERS = {m.value: m for m in RfqState}
 _RFQ_STATE_BY_VALUE = tuple(_RFQ_STATE_MEMBERS.get(i) for i in range(256))
 
 
-_ADD_INSTRUMENT = struct.Struct("<HHHHqiqB9s")
+_ADD_INSTRUMENT = struct.Struct("<QqiqB9s")
 _ADD_INSTRUMENT_BLOCK = struct.Struct("<qiqB9s")
 _ADD_INSTRUMENT_LAYOUT = _rt.BlockLayout(
     "AddInstrument",
@@ -209,7 +209,7 @@ class AddInstrument:
             if offset < 0:
                 raise _rt.bad_offset("AddInstrument", offset)
             f_correlation_id = self.correlation_id
-            if f_correlation_id < -9223372036854775807:
+            if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
                 raise _rt.bad_int(
                     "AddInstrument.correlation_id",
                     f_correlation_id,
@@ -221,7 +221,7 @@ class AddInstrument:
             if f_user_id < 1:
                 raise _rt.bad_int("AddInstrument.user_id", f_user_id, 1, 2147483647, -2147483648)
             f_min_quantity = self.min_quantity
-            if f_min_quantity < -9223372036854775807:
+            if f_min_quantity < 0 and f_min_quantity < -9223372036854775807:
                 raise _rt.bad_int(
                     "AddInstrument.min_quantity",
                     f_min_quantity,
@@ -229,9 +229,10 @@ class AddInstrument:
                     9223372036854775807,
                     -9223372036854775808,
                 )
-            f_enabled = _BOOLEAN_TYPE_RAW(self.enabled)
-            if f_enabled is None:
-                raise _rt.bad_enum("AddInstrument.enabled", self.enabled, BooleanType)
+            try:
+                f_enabled = _BOOLEAN_TYPE_RAW[self.enabled]
+            except KeyError:
+                raise _rt.bad_enum("AddInstrument.enabled", self.enabled, BooleanType) from None
             try:
                 f_cusip = self.cusip.encode("ascii")
             except UnicodeEncodeError:
@@ -239,7 +240,7 @@ class AddInstrument:
             if len(f_cusip) > 9 or 0 in f_cusip:
                 raise _rt.bad_chars("AddInstrument.cusip", self.cusip, 9, "ascii")
             _ADD_INSTRUMENT.pack_into(
-                buf, offset, 30, 1, 701, 1, f_correlation_id, f_user_id, f_min_quantity, f_enabled, f_cusip
+                buf, offset, 284485748850718, f_correlation_id, f_user_id, f_min_quantity, f_enabled, f_cusip
             )
         except CodecError as exc:
             exc.template_id = 1
@@ -264,7 +265,7 @@ def _decode_add_instrument(
         f_correlation_id, f_user_id, f_min_quantity, f_enabled, f_cusip = _rt.read_block(
             buf, pos, block_length, version, _ADD_INSTRUMENT_LAYOUT
         )
-    if f_correlation_id < -9223372036854775807:
+    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
         raise _rt.bad_int(
             "AddInstrument.correlation_id",
             f_correlation_id,
@@ -274,7 +275,7 @@ def _decode_add_instrument(
         )
     if f_user_id < 1:
         raise _rt.bad_int("AddInstrument.user_id", f_user_id, 1, 2147483647, -2147483648)
-    if f_min_quantity < -9223372036854775807:
+    if f_min_quantity < 0 and f_min_quantity < -9223372036854775807:
         raise _rt.bad_int(
             "AddInstrument.min_quantity",
             f_min_quantity,
@@ -285,11 +286,8 @@ def _decode_add_instrument(
     v_enabled = _BOOLEAN_TYPE_BY_VALUE[f_enabled]
     if v_enabled is None:
         raise _rt.bad_enum("AddInstrument.enabled", f_enabled, BooleanType)
-    v_cusip = f_cusip.rstrip(b"\x00")
-    if 0 in v_cusip:
-        v_cusip = v_cusip[: v_cusip.index(0)]
     try:
-        v_cusip = v_cusip.decode("ascii")
+        v_cusip = f_cusip.partition(b"\x00")[0].decode("ascii")
     except UnicodeDecodeError:
         raise _rt.bad_chars_bytes("AddInstrument.cusip", f_cusip, "ascii") from None
     msg = _new(AddInstrument)
@@ -301,7 +299,39 @@ def _decode_add_instrument(
     return msg, end
 
 
-_ENABLE_INSTRUMENT = struct.Struct("<HHHHqiiB")
+def _fast_add_instrument(buf: Buffer, offset: int, length: int | None) -> Message:
+    """``decode`` of AddInstrument at our version and block length; any other frame: ``decode_from``."""
+    try:
+        header, f_correlation_id, f_user_id, f_min_quantity, f_enabled, f_cusip = _ADD_INSTRUMENT.unpack_from(
+            buf, offset
+        )
+    except _rt.FOREIGN_ERRORS:
+        return decode_from(buf, offset, length)[0]
+    if header != 284485748850718 or offset < 0 or (length is not None and length != 38):
+        return decode_from(buf, offset, length)[0]
+    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    if f_user_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_min_quantity < 0 and f_min_quantity < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    v_enabled = _BOOLEAN_TYPE_BY_VALUE[f_enabled]
+    if v_enabled is None:
+        return decode_from(buf, offset, length)[0]
+    try:
+        v_cusip = f_cusip.partition(b"\x00")[0].decode("ascii")
+    except UnicodeDecodeError:
+        return decode_from(buf, offset, length)[0]
+    msg: AddInstrument = _new(AddInstrument)
+    msg.correlation_id = f_correlation_id
+    msg.user_id = f_user_id
+    msg.min_quantity = f_min_quantity
+    msg.enabled = v_enabled
+    msg.cusip = v_cusip
+    return msg
+
+
+_ENABLE_INSTRUMENT = struct.Struct("<QqiiB")
 _ENABLE_INSTRUMENT_BLOCK = struct.Struct("<qiiB")
 _ENABLE_INSTRUMENT_LAYOUT = _rt.BlockLayout(
     "EnableInstrument",
@@ -378,7 +408,7 @@ class EnableInstrument:
             if offset < 0:
                 raise _rt.bad_offset("EnableInstrument", offset)
             f_correlation_id = self.correlation_id
-            if f_correlation_id < -9223372036854775807:
+            if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
                 raise _rt.bad_int(
                     "EnableInstrument.correlation_id",
                     f_correlation_id,
@@ -394,11 +424,12 @@ class EnableInstrument:
                 raise _rt.bad_int(
                     "EnableInstrument.instrument_id", f_instrument_id, 1, 2147483647, -2147483648
                 )
-            f_enabled = _BOOLEAN_TYPE_RAW(self.enabled)
-            if f_enabled is None:
-                raise _rt.bad_enum("EnableInstrument.enabled", self.enabled, BooleanType)
+            try:
+                f_enabled = _BOOLEAN_TYPE_RAW[self.enabled]
+            except KeyError:
+                raise _rt.bad_enum("EnableInstrument.enabled", self.enabled, BooleanType) from None
             _ENABLE_INSTRUMENT.pack_into(
-                buf, offset, 17, 2, 701, 1, f_correlation_id, f_user_id, f_instrument_id, f_enabled
+                buf, offset, 284485748916241, f_correlation_id, f_user_id, f_instrument_id, f_enabled
             )
         except CodecError as exc:
             exc.template_id = 2
@@ -423,7 +454,7 @@ def _decode_enable_instrument(
         f_correlation_id, f_user_id, f_instrument_id, f_enabled = _rt.read_block(
             buf, pos, block_length, version, _ENABLE_INSTRUMENT_LAYOUT
         )
-    if f_correlation_id < -9223372036854775807:
+    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
         raise _rt.bad_int(
             "EnableInstrument.correlation_id",
             f_correlation_id,
@@ -446,7 +477,34 @@ def _decode_enable_instrument(
     return msg, end
 
 
-_CREATE_RFQ = struct.Struct("<HHHHqiiBqq20s")
+def _fast_enable_instrument(buf: Buffer, offset: int, length: int | None) -> Message:
+    """``decode`` of EnableInstrument at our version and block length; any other frame: ``decode_from``."""
+    try:
+        header, f_correlation_id, f_user_id, f_instrument_id, f_enabled = _ENABLE_INSTRUMENT.unpack_from(
+            buf, offset
+        )
+    except _rt.FOREIGN_ERRORS:
+        return decode_from(buf, offset, length)[0]
+    if header != 284485748916241 or offset < 0 or (length is not None and length != 25):
+        return decode_from(buf, offset, length)[0]
+    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    if f_user_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_instrument_id < 1:
+        return decode_from(buf, offset, length)[0]
+    v_enabled = _BOOLEAN_TYPE_BY_VALUE[f_enabled]
+    if v_enabled is None:
+        return decode_from(buf, offset, length)[0]
+    msg: EnableInstrument = _new(EnableInstrument)
+    msg.correlation_id = f_correlation_id
+    msg.user_id = f_user_id
+    msg.instrument_id = f_instrument_id
+    msg.enabled = v_enabled
+    return msg
+
+
+_CREATE_RFQ = struct.Struct("<QqiiBqq20s")
 _CREATE_RFQ_BLOCK = struct.Struct("<qiiBqq20s")
 _CREATE_RFQ_LAYOUT = _rt.BlockLayout(
     "CreateRfq",
@@ -555,7 +613,7 @@ class CreateRfq:
             if offset < 0:
                 raise _rt.bad_offset("CreateRfq", offset)
             f_correlation_id = self.correlation_id
-            if f_correlation_id < -9223372036854775807:
+            if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
                 raise _rt.bad_int(
                     "CreateRfq.correlation_id",
                     f_correlation_id,
@@ -569,11 +627,12 @@ class CreateRfq:
             f_instrument_id = self.instrument_id
             if f_instrument_id < 1:
                 raise _rt.bad_int("CreateRfq.instrument_id", f_instrument_id, 1, 2147483647, -2147483648)
-            f_side = _SIDE_RAW(self.side)
-            if f_side is None:
-                raise _rt.bad_enum("CreateRfq.side", self.side, Side)
+            try:
+                f_side = _SIDE_RAW[self.side]
+            except KeyError:
+                raise _rt.bad_enum("CreateRfq.side", self.side, Side) from None
             f_quantity = self.quantity
-            if f_quantity < -9223372036854775807:
+            if f_quantity < 0 and f_quantity < -9223372036854775807:
                 raise _rt.bad_int(
                     "CreateRfq.quantity",
                     f_quantity,
@@ -582,7 +641,7 @@ class CreateRfq:
                     -9223372036854775808,
                 )
             f_expire_time_ms = self.expire_time_ms
-            if f_expire_time_ms < -9223372036854775807:
+            if f_expire_time_ms < 0 and f_expire_time_ms < -9223372036854775807:
                 raise _rt.bad_int(
                     "CreateRfq.expire_time_ms",
                     f_expire_time_ms,
@@ -599,10 +658,7 @@ class CreateRfq:
             _CREATE_RFQ.pack_into(
                 buf,
                 offset,
-                53,
-                3,
-                701,
-                1,
+                284485748981813,
                 f_correlation_id,
                 f_user_id,
                 f_instrument_id,
@@ -634,7 +690,7 @@ def _decode_create_rfq(
         f_correlation_id, f_user_id, f_instrument_id, f_side, f_quantity, f_expire_time_ms, f_cl_ord_id = (
             _rt.read_block(buf, pos, block_length, version, _CREATE_RFQ_LAYOUT)
         )
-    if f_correlation_id < -9223372036854775807:
+    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
         raise _rt.bad_int(
             "CreateRfq.correlation_id",
             f_correlation_id,
@@ -649,11 +705,11 @@ def _decode_create_rfq(
     v_side = _SIDE_BY_VALUE[f_side]
     if v_side is None:
         raise _rt.bad_enum("CreateRfq.side", f_side, Side)
-    if f_quantity < -9223372036854775807:
+    if f_quantity < 0 and f_quantity < -9223372036854775807:
         raise _rt.bad_int(
             "CreateRfq.quantity", f_quantity, -9223372036854775807, 9223372036854775807, -9223372036854775808
         )
-    if f_expire_time_ms < -9223372036854775807:
+    if f_expire_time_ms < 0 and f_expire_time_ms < -9223372036854775807:
         raise _rt.bad_int(
             "CreateRfq.expire_time_ms",
             f_expire_time_ms,
@@ -661,11 +717,8 @@ def _decode_create_rfq(
             9223372036854775807,
             -9223372036854775808,
         )
-    v_cl_ord_id = f_cl_ord_id.rstrip(b"\x00")
-    if 0 in v_cl_ord_id:
-        v_cl_ord_id = v_cl_ord_id[: v_cl_ord_id.index(0)]
     try:
-        v_cl_ord_id = v_cl_ord_id.decode("ascii")
+        v_cl_ord_id = f_cl_ord_id.partition(b"\x00")[0].decode("ascii")
     except UnicodeDecodeError:
         raise _rt.bad_chars_bytes("CreateRfq.cl_ord_id", f_cl_ord_id, "ascii") from None
     msg = _new(CreateRfq)
@@ -679,7 +732,52 @@ def _decode_create_rfq(
     return msg, end
 
 
-_QUOTE_RFQ = struct.Struct("<HHHHqiqq")
+def _fast_create_rfq(buf: Buffer, offset: int, length: int | None) -> Message:
+    """``decode`` of CreateRfq at our version and block length; any other frame: ``decode_from``."""
+    try:
+        (
+            header,
+            f_correlation_id,
+            f_user_id,
+            f_instrument_id,
+            f_side,
+            f_quantity,
+            f_expire_time_ms,
+            f_cl_ord_id,
+        ) = _CREATE_RFQ.unpack_from(buf, offset)
+    except _rt.FOREIGN_ERRORS:
+        return decode_from(buf, offset, length)[0]
+    if header != 284485748981813 or offset < 0 or (length is not None and length != 61):
+        return decode_from(buf, offset, length)[0]
+    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    if f_user_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_instrument_id < 1:
+        return decode_from(buf, offset, length)[0]
+    v_side = _SIDE_BY_VALUE[f_side]
+    if v_side is None:
+        return decode_from(buf, offset, length)[0]
+    if f_quantity < 0 and f_quantity < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    if f_expire_time_ms < 0 and f_expire_time_ms < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    try:
+        v_cl_ord_id = f_cl_ord_id.partition(b"\x00")[0].decode("ascii")
+    except UnicodeDecodeError:
+        return decode_from(buf, offset, length)[0]
+    msg: CreateRfq = _new(CreateRfq)
+    msg.correlation_id = f_correlation_id
+    msg.user_id = f_user_id
+    msg.instrument_id = f_instrument_id
+    msg.side = v_side
+    msg.quantity = f_quantity
+    msg.expire_time_ms = f_expire_time_ms
+    msg.cl_ord_id = v_cl_ord_id
+    return msg
+
+
+_QUOTE_RFQ = struct.Struct("<Qqiqq")
 _QUOTE_RFQ_BLOCK = struct.Struct("<qiqq")
 _QUOTE_RFQ_LAYOUT = _rt.BlockLayout(
     "QuoteRfq",
@@ -754,7 +852,7 @@ class QuoteRfq:
             if offset < 0:
                 raise _rt.bad_offset("QuoteRfq", offset)
             f_correlation_id = self.correlation_id
-            if f_correlation_id < -9223372036854775807:
+            if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
                 raise _rt.bad_int(
                     "QuoteRfq.correlation_id",
                     f_correlation_id,
@@ -769,11 +867,11 @@ class QuoteRfq:
             if f_rfq_id < 1:
                 raise _rt.bad_int("QuoteRfq.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808)
             f_price = self.price
-            if f_price < -9223372036854775807:
+            if f_price < 0 and f_price < -9223372036854775807:
                 raise _rt.bad_int(
                     "QuoteRfq.price", f_price, -9223372036854775807, 9223372036854775807, -9223372036854775808
                 )
-            _QUOTE_RFQ.pack_into(buf, offset, 28, 4, 701, 1, f_correlation_id, f_user_id, f_rfq_id, f_price)
+            _QUOTE_RFQ.pack_into(buf, offset, 284485749047324, f_correlation_id, f_user_id, f_rfq_id, f_price)
         except CodecError as exc:
             exc.template_id = 4
             raise
@@ -795,7 +893,7 @@ def _decode_quote_rfq(
         f_correlation_id, f_user_id, f_rfq_id, f_price = _rt.read_block(
             buf, pos, block_length, version, _QUOTE_RFQ_LAYOUT
         )
-    if f_correlation_id < -9223372036854775807:
+    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
         raise _rt.bad_int(
             "QuoteRfq.correlation_id",
             f_correlation_id,
@@ -807,7 +905,7 @@ def _decode_quote_rfq(
         raise _rt.bad_int("QuoteRfq.user_id", f_user_id, 1, 2147483647, -2147483648)
     if f_rfq_id < 1:
         raise _rt.bad_int("QuoteRfq.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808)
-    if f_price < -9223372036854775807:
+    if f_price < 0 and f_price < -9223372036854775807:
         raise _rt.bad_int(
             "QuoteRfq.price", f_price, -9223372036854775807, 9223372036854775807, -9223372036854775808
         )
@@ -819,7 +917,31 @@ def _decode_quote_rfq(
     return msg, end
 
 
-_COUNTER_RFQ = struct.Struct("<HHHHqiqq")
+def _fast_quote_rfq(buf: Buffer, offset: int, length: int | None) -> Message:
+    """``decode`` of QuoteRfq at our version and block length; any other frame: ``decode_from``."""
+    try:
+        header, f_correlation_id, f_user_id, f_rfq_id, f_price = _QUOTE_RFQ.unpack_from(buf, offset)
+    except _rt.FOREIGN_ERRORS:
+        return decode_from(buf, offset, length)[0]
+    if header != 284485749047324 or offset < 0 or (length is not None and length != 36):
+        return decode_from(buf, offset, length)[0]
+    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    if f_user_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_rfq_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_price < 0 and f_price < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    msg: QuoteRfq = _new(QuoteRfq)
+    msg.correlation_id = f_correlation_id
+    msg.user_id = f_user_id
+    msg.rfq_id = f_rfq_id
+    msg.price = f_price
+    return msg
+
+
+_COUNTER_RFQ = struct.Struct("<Qqiqq")
 _COUNTER_RFQ_BLOCK = struct.Struct("<qiqq")
 _COUNTER_RFQ_LAYOUT = _rt.BlockLayout(
     "CounterRfq",
@@ -894,7 +1016,7 @@ class CounterRfq:
             if offset < 0:
                 raise _rt.bad_offset("CounterRfq", offset)
             f_correlation_id = self.correlation_id
-            if f_correlation_id < -9223372036854775807:
+            if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
                 raise _rt.bad_int(
                     "CounterRfq.correlation_id",
                     f_correlation_id,
@@ -909,7 +1031,7 @@ class CounterRfq:
             if f_rfq_id < 1:
                 raise _rt.bad_int("CounterRfq.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808)
             f_price = self.price
-            if f_price < -9223372036854775807:
+            if f_price < 0 and f_price < -9223372036854775807:
                 raise _rt.bad_int(
                     "CounterRfq.price",
                     f_price,
@@ -917,7 +1039,9 @@ class CounterRfq:
                     9223372036854775807,
                     -9223372036854775808,
                 )
-            _COUNTER_RFQ.pack_into(buf, offset, 28, 5, 701, 1, f_correlation_id, f_user_id, f_rfq_id, f_price)
+            _COUNTER_RFQ.pack_into(
+                buf, offset, 284485749112860, f_correlation_id, f_user_id, f_rfq_id, f_price
+            )
         except CodecError as exc:
             exc.template_id = 5
             raise
@@ -939,7 +1063,7 @@ def _decode_counter_rfq(
         f_correlation_id, f_user_id, f_rfq_id, f_price = _rt.read_block(
             buf, pos, block_length, version, _COUNTER_RFQ_LAYOUT
         )
-    if f_correlation_id < -9223372036854775807:
+    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
         raise _rt.bad_int(
             "CounterRfq.correlation_id",
             f_correlation_id,
@@ -951,7 +1075,7 @@ def _decode_counter_rfq(
         raise _rt.bad_int("CounterRfq.user_id", f_user_id, 1, 2147483647, -2147483648)
     if f_rfq_id < 1:
         raise _rt.bad_int("CounterRfq.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808)
-    if f_price < -9223372036854775807:
+    if f_price < 0 and f_price < -9223372036854775807:
         raise _rt.bad_int(
             "CounterRfq.price", f_price, -9223372036854775807, 9223372036854775807, -9223372036854775808
         )
@@ -963,7 +1087,31 @@ def _decode_counter_rfq(
     return msg, end
 
 
-_ACCEPT_RFQ = struct.Struct("<HHHHqiq")
+def _fast_counter_rfq(buf: Buffer, offset: int, length: int | None) -> Message:
+    """``decode`` of CounterRfq at our version and block length; any other frame: ``decode_from``."""
+    try:
+        header, f_correlation_id, f_user_id, f_rfq_id, f_price = _COUNTER_RFQ.unpack_from(buf, offset)
+    except _rt.FOREIGN_ERRORS:
+        return decode_from(buf, offset, length)[0]
+    if header != 284485749112860 or offset < 0 or (length is not None and length != 36):
+        return decode_from(buf, offset, length)[0]
+    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    if f_user_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_rfq_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_price < 0 and f_price < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    msg: CounterRfq = _new(CounterRfq)
+    msg.correlation_id = f_correlation_id
+    msg.user_id = f_user_id
+    msg.rfq_id = f_rfq_id
+    msg.price = f_price
+    return msg
+
+
+_ACCEPT_RFQ = struct.Struct("<Qqiq")
 _ACCEPT_RFQ_BLOCK = struct.Struct("<qiq")
 _ACCEPT_RFQ_LAYOUT = _rt.BlockLayout(
     "AcceptRfq",
@@ -1032,7 +1180,7 @@ class AcceptRfq:
             if offset < 0:
                 raise _rt.bad_offset("AcceptRfq", offset)
             f_correlation_id = self.correlation_id
-            if f_correlation_id < -9223372036854775807:
+            if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
                 raise _rt.bad_int(
                     "AcceptRfq.correlation_id",
                     f_correlation_id,
@@ -1046,7 +1194,7 @@ class AcceptRfq:
             f_rfq_id = self.rfq_id
             if f_rfq_id < 1:
                 raise _rt.bad_int("AcceptRfq.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808)
-            _ACCEPT_RFQ.pack_into(buf, offset, 20, 6, 701, 1, f_correlation_id, f_user_id, f_rfq_id)
+            _ACCEPT_RFQ.pack_into(buf, offset, 284485749178388, f_correlation_id, f_user_id, f_rfq_id)
         except CodecError as exc:
             exc.template_id = 6
             raise
@@ -1068,7 +1216,7 @@ def _decode_accept_rfq(
         f_correlation_id, f_user_id, f_rfq_id = _rt.read_block(
             buf, pos, block_length, version, _ACCEPT_RFQ_LAYOUT
         )
-    if f_correlation_id < -9223372036854775807:
+    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
         raise _rt.bad_int(
             "AcceptRfq.correlation_id",
             f_correlation_id,
@@ -1087,7 +1235,28 @@ def _decode_accept_rfq(
     return msg, end
 
 
-_REJECT_RFQ = struct.Struct("<HHHHqiq")
+def _fast_accept_rfq(buf: Buffer, offset: int, length: int | None) -> Message:
+    """``decode`` of AcceptRfq at our version and block length; any other frame: ``decode_from``."""
+    try:
+        header, f_correlation_id, f_user_id, f_rfq_id = _ACCEPT_RFQ.unpack_from(buf, offset)
+    except _rt.FOREIGN_ERRORS:
+        return decode_from(buf, offset, length)[0]
+    if header != 284485749178388 or offset < 0 or (length is not None and length != 28):
+        return decode_from(buf, offset, length)[0]
+    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    if f_user_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_rfq_id < 1:
+        return decode_from(buf, offset, length)[0]
+    msg: AcceptRfq = _new(AcceptRfq)
+    msg.correlation_id = f_correlation_id
+    msg.user_id = f_user_id
+    msg.rfq_id = f_rfq_id
+    return msg
+
+
+_REJECT_RFQ = struct.Struct("<Qqiq")
 _REJECT_RFQ_BLOCK = struct.Struct("<qiq")
 _REJECT_RFQ_LAYOUT = _rt.BlockLayout(
     "RejectRfq",
@@ -1156,7 +1325,7 @@ class RejectRfq:
             if offset < 0:
                 raise _rt.bad_offset("RejectRfq", offset)
             f_correlation_id = self.correlation_id
-            if f_correlation_id < -9223372036854775807:
+            if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
                 raise _rt.bad_int(
                     "RejectRfq.correlation_id",
                     f_correlation_id,
@@ -1170,7 +1339,7 @@ class RejectRfq:
             f_rfq_id = self.rfq_id
             if f_rfq_id < 1:
                 raise _rt.bad_int("RejectRfq.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808)
-            _REJECT_RFQ.pack_into(buf, offset, 20, 7, 701, 1, f_correlation_id, f_user_id, f_rfq_id)
+            _REJECT_RFQ.pack_into(buf, offset, 284485749243924, f_correlation_id, f_user_id, f_rfq_id)
         except CodecError as exc:
             exc.template_id = 7
             raise
@@ -1192,7 +1361,7 @@ def _decode_reject_rfq(
         f_correlation_id, f_user_id, f_rfq_id = _rt.read_block(
             buf, pos, block_length, version, _REJECT_RFQ_LAYOUT
         )
-    if f_correlation_id < -9223372036854775807:
+    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
         raise _rt.bad_int(
             "RejectRfq.correlation_id",
             f_correlation_id,
@@ -1211,7 +1380,28 @@ def _decode_reject_rfq(
     return msg, end
 
 
-_CANCEL_RFQ = struct.Struct("<HHHHqiq")
+def _fast_reject_rfq(buf: Buffer, offset: int, length: int | None) -> Message:
+    """``decode`` of RejectRfq at our version and block length; any other frame: ``decode_from``."""
+    try:
+        header, f_correlation_id, f_user_id, f_rfq_id = _REJECT_RFQ.unpack_from(buf, offset)
+    except _rt.FOREIGN_ERRORS:
+        return decode_from(buf, offset, length)[0]
+    if header != 284485749243924 or offset < 0 or (length is not None and length != 28):
+        return decode_from(buf, offset, length)[0]
+    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    if f_user_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_rfq_id < 1:
+        return decode_from(buf, offset, length)[0]
+    msg: RejectRfq = _new(RejectRfq)
+    msg.correlation_id = f_correlation_id
+    msg.user_id = f_user_id
+    msg.rfq_id = f_rfq_id
+    return msg
+
+
+_CANCEL_RFQ = struct.Struct("<Qqiq")
 _CANCEL_RFQ_BLOCK = struct.Struct("<qiq")
 _CANCEL_RFQ_LAYOUT = _rt.BlockLayout(
     "CancelRfq",
@@ -1278,7 +1468,7 @@ class CancelRfq:
             if offset < 0:
                 raise _rt.bad_offset("CancelRfq", offset)
             f_correlation_id = self.correlation_id
-            if f_correlation_id < -9223372036854775807:
+            if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
                 raise _rt.bad_int(
                     "CancelRfq.correlation_id",
                     f_correlation_id,
@@ -1292,7 +1482,7 @@ class CancelRfq:
             f_rfq_id = self.rfq_id
             if f_rfq_id < 1:
                 raise _rt.bad_int("CancelRfq.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808)
-            _CANCEL_RFQ.pack_into(buf, offset, 20, 8, 701, 1, f_correlation_id, f_user_id, f_rfq_id)
+            _CANCEL_RFQ.pack_into(buf, offset, 284485749309460, f_correlation_id, f_user_id, f_rfq_id)
         except CodecError as exc:
             exc.template_id = 8
             raise
@@ -1314,7 +1504,7 @@ def _decode_cancel_rfq(
         f_correlation_id, f_user_id, f_rfq_id = _rt.read_block(
             buf, pos, block_length, version, _CANCEL_RFQ_LAYOUT
         )
-    if f_correlation_id < -9223372036854775807:
+    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
         raise _rt.bad_int(
             "CancelRfq.correlation_id",
             f_correlation_id,
@@ -1333,7 +1523,28 @@ def _decode_cancel_rfq(
     return msg, end
 
 
-_COMMAND_REJECTED = struct.Struct("<HHHHqiHHq")
+def _fast_cancel_rfq(buf: Buffer, offset: int, length: int | None) -> Message:
+    """``decode`` of CancelRfq at our version and block length; any other frame: ``decode_from``."""
+    try:
+        header, f_correlation_id, f_user_id, f_rfq_id = _CANCEL_RFQ.unpack_from(buf, offset)
+    except _rt.FOREIGN_ERRORS:
+        return decode_from(buf, offset, length)[0]
+    if header != 284485749309460 or offset < 0 or (length is not None and length != 28):
+        return decode_from(buf, offset, length)[0]
+    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    if f_user_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_rfq_id < 1:
+        return decode_from(buf, offset, length)[0]
+    msg: CancelRfq = _new(CancelRfq)
+    msg.correlation_id = f_correlation_id
+    msg.user_id = f_user_id
+    msg.rfq_id = f_rfq_id
+    return msg
+
+
+_COMMAND_REJECTED = struct.Struct("<QqiHHq")
 _COMMAND_REJECTED_BLOCK = struct.Struct("<qiHHq")
 _COMMAND_REJECTED_LAYOUT = _rt.BlockLayout(
     "CommandRejected",
@@ -1420,7 +1631,7 @@ class CommandRejected:
             if offset < 0:
                 raise _rt.bad_offset("CommandRejected", offset)
             f_correlation_id = self.correlation_id
-            if f_correlation_id < -9223372036854775807:
+            if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
                 raise _rt.bad_int(
                     "CommandRejected.correlation_id",
                     f_correlation_id,
@@ -1436,11 +1647,12 @@ class CommandRejected:
             f_template_id = self.template_id
             if f_template_id > 65534:
                 raise _rt.bad_int("CommandRejected.template_id", f_template_id, 0, 65534, 65535)
-            f_reason = _REJECT_REASON_RAW(self.reason)
-            if f_reason is None:
-                raise _rt.bad_enum("CommandRejected.reason", self.reason, RejectReason)
+            try:
+                f_reason = _REJECT_REASON_RAW[self.reason]
+            except KeyError:
+                raise _rt.bad_enum("CommandRejected.reason", self.reason, RejectReason) from None
             f_timestamp_ms = self.timestamp_ms
-            if f_timestamp_ms < -9223372036854775807:
+            if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
                 raise _rt.bad_int(
                     "CommandRejected.timestamp_ms",
                     f_timestamp_ms,
@@ -1451,10 +1663,7 @@ class CommandRejected:
             _COMMAND_REJECTED.pack_into(
                 buf,
                 offset,
-                24,
-                20,
-                701,
-                1,
+                284485750095896,
                 f_correlation_id,
                 f_user_id,
                 f_template_id,
@@ -1484,7 +1693,7 @@ def _decode_command_rejected(
         f_correlation_id, f_user_id, f_template_id, f_reason, f_timestamp_ms = _rt.read_block(
             buf, pos, block_length, version, _COMMAND_REJECTED_LAYOUT
         )
-    if f_correlation_id < -9223372036854775807:
+    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
         raise _rt.bad_int(
             "CommandRejected.correlation_id",
             f_correlation_id,
@@ -1501,7 +1710,7 @@ def _decode_command_rejected(
     v_reason = _REJECT_REASON_BY_VALUE(f_reason)
     if v_reason is None:
         raise _rt.bad_enum("CommandRejected.reason", f_reason, RejectReason)
-    if f_timestamp_ms < -9223372036854775807:
+    if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
         raise _rt.bad_int(
             "CommandRejected.timestamp_ms",
             f_timestamp_ms,
@@ -1518,7 +1727,39 @@ def _decode_command_rejected(
     return msg, end
 
 
-_INSTRUMENT_ADDED = struct.Struct("<HHHHqiqBq9s")
+def _fast_command_rejected(buf: Buffer, offset: int, length: int | None) -> Message:
+    """``decode`` of CommandRejected at our version and block length; any other frame: ``decode_from``."""
+    try:
+        header, f_correlation_id, f_user_id, f_template_id, f_reason, f_timestamp_ms = (
+            _COMMAND_REJECTED.unpack_from(buf, offset)
+        )
+    except _rt.FOREIGN_ERRORS:
+        return decode_from(buf, offset, length)[0]
+    if header != 284485750095896 or offset < 0 or (length is not None and length != 32):
+        return decode_from(buf, offset, length)[0]
+    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    if f_user_id == -2147483648:
+        f_user_id = None
+    elif f_user_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_template_id > 65534:
+        return decode_from(buf, offset, length)[0]
+    v_reason = _REJECT_REASON_BY_VALUE(f_reason)
+    if v_reason is None:
+        return decode_from(buf, offset, length)[0]
+    if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    msg: CommandRejected = _new(CommandRejected)
+    msg.correlation_id = f_correlation_id
+    msg.user_id = f_user_id
+    msg.template_id = f_template_id
+    msg.reason = v_reason
+    msg.timestamp_ms = f_timestamp_ms
+    return msg
+
+
+_INSTRUMENT_ADDED = struct.Struct("<QqiqBq9s")
 _INSTRUMENT_ADDED_BLOCK = struct.Struct("<qiqBq9s")
 _INSTRUMENT_ADDED_LAYOUT = _rt.BlockLayout(
     "InstrumentAdded",
@@ -1612,7 +1853,7 @@ class InstrumentAdded:
             if offset < 0:
                 raise _rt.bad_offset("InstrumentAdded", offset)
             f_correlation_id = self.correlation_id
-            if f_correlation_id < -9223372036854775807:
+            if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
                 raise _rt.bad_int(
                     "InstrumentAdded.correlation_id",
                     f_correlation_id,
@@ -1626,7 +1867,7 @@ class InstrumentAdded:
                     "InstrumentAdded.instrument_id", f_instrument_id, 1, 2147483647, -2147483648
                 )
             f_min_quantity = self.min_quantity
-            if f_min_quantity < -9223372036854775807:
+            if f_min_quantity < 0 and f_min_quantity < -9223372036854775807:
                 raise _rt.bad_int(
                     "InstrumentAdded.min_quantity",
                     f_min_quantity,
@@ -1634,11 +1875,12 @@ class InstrumentAdded:
                     9223372036854775807,
                     -9223372036854775808,
                 )
-            f_enabled = _BOOLEAN_TYPE_RAW(self.enabled)
-            if f_enabled is None:
-                raise _rt.bad_enum("InstrumentAdded.enabled", self.enabled, BooleanType)
+            try:
+                f_enabled = _BOOLEAN_TYPE_RAW[self.enabled]
+            except KeyError:
+                raise _rt.bad_enum("InstrumentAdded.enabled", self.enabled, BooleanType) from None
             f_timestamp_ms = self.timestamp_ms
-            if f_timestamp_ms < -9223372036854775807:
+            if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
                 raise _rt.bad_int(
                     "InstrumentAdded.timestamp_ms",
                     f_timestamp_ms,
@@ -1655,10 +1897,7 @@ class InstrumentAdded:
             _INSTRUMENT_ADDED.pack_into(
                 buf,
                 offset,
-                38,
-                21,
-                701,
-                1,
+                284485750161446,
                 f_correlation_id,
                 f_instrument_id,
                 f_min_quantity,
@@ -1689,7 +1928,7 @@ def _decode_instrument_added(
         f_correlation_id, f_instrument_id, f_min_quantity, f_enabled, f_timestamp_ms, f_cusip = (
             _rt.read_block(buf, pos, block_length, version, _INSTRUMENT_ADDED_LAYOUT)
         )
-    if f_correlation_id < -9223372036854775807:
+    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
         raise _rt.bad_int(
             "InstrumentAdded.correlation_id",
             f_correlation_id,
@@ -1699,7 +1938,7 @@ def _decode_instrument_added(
         )
     if f_instrument_id < 1:
         raise _rt.bad_int("InstrumentAdded.instrument_id", f_instrument_id, 1, 2147483647, -2147483648)
-    if f_min_quantity < -9223372036854775807:
+    if f_min_quantity < 0 and f_min_quantity < -9223372036854775807:
         raise _rt.bad_int(
             "InstrumentAdded.min_quantity",
             f_min_quantity,
@@ -1710,7 +1949,7 @@ def _decode_instrument_added(
     v_enabled = _BOOLEAN_TYPE_BY_VALUE[f_enabled]
     if v_enabled is None:
         raise _rt.bad_enum("InstrumentAdded.enabled", f_enabled, BooleanType)
-    if f_timestamp_ms < -9223372036854775807:
+    if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
         raise _rt.bad_int(
             "InstrumentAdded.timestamp_ms",
             f_timestamp_ms,
@@ -1718,11 +1957,8 @@ def _decode_instrument_added(
             9223372036854775807,
             -9223372036854775808,
         )
-    v_cusip = f_cusip.rstrip(b"\x00")
-    if 0 in v_cusip:
-        v_cusip = v_cusip[: v_cusip.index(0)]
     try:
-        v_cusip = v_cusip.decode("ascii")
+        v_cusip = f_cusip.partition(b"\x00")[0].decode("ascii")
     except UnicodeDecodeError:
         raise _rt.bad_chars_bytes("InstrumentAdded.cusip", f_cusip, "ascii") from None
     msg = _new(InstrumentAdded)
@@ -1735,7 +1971,42 @@ def _decode_instrument_added(
     return msg, end
 
 
-_INSTRUMENT_ENABLED = struct.Struct("<HHHHqiBq")
+def _fast_instrument_added(buf: Buffer, offset: int, length: int | None) -> Message:
+    """``decode`` of InstrumentAdded at our version and block length; any other frame: ``decode_from``."""
+    try:
+        header, f_correlation_id, f_instrument_id, f_min_quantity, f_enabled, f_timestamp_ms, f_cusip = (
+            _INSTRUMENT_ADDED.unpack_from(buf, offset)
+        )
+    except _rt.FOREIGN_ERRORS:
+        return decode_from(buf, offset, length)[0]
+    if header != 284485750161446 or offset < 0 or (length is not None and length != 46):
+        return decode_from(buf, offset, length)[0]
+    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    if f_instrument_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_min_quantity < 0 and f_min_quantity < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    v_enabled = _BOOLEAN_TYPE_BY_VALUE[f_enabled]
+    if v_enabled is None:
+        return decode_from(buf, offset, length)[0]
+    if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    try:
+        v_cusip = f_cusip.partition(b"\x00")[0].decode("ascii")
+    except UnicodeDecodeError:
+        return decode_from(buf, offset, length)[0]
+    msg: InstrumentAdded = _new(InstrumentAdded)
+    msg.correlation_id = f_correlation_id
+    msg.instrument_id = f_instrument_id
+    msg.min_quantity = f_min_quantity
+    msg.enabled = v_enabled
+    msg.timestamp_ms = f_timestamp_ms
+    msg.cusip = v_cusip
+    return msg
+
+
+_INSTRUMENT_ENABLED = struct.Struct("<QqiBq")
 _INSTRUMENT_ENABLED_BLOCK = struct.Struct("<qiBq")
 _INSTRUMENT_ENABLED_LAYOUT = _rt.BlockLayout(
     "InstrumentEnabled",
@@ -1810,7 +2081,7 @@ class InstrumentEnabled:
             if offset < 0:
                 raise _rt.bad_offset("InstrumentEnabled", offset)
             f_correlation_id = self.correlation_id
-            if f_correlation_id < -9223372036854775807:
+            if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
                 raise _rt.bad_int(
                     "InstrumentEnabled.correlation_id",
                     f_correlation_id,
@@ -1823,11 +2094,12 @@ class InstrumentEnabled:
                 raise _rt.bad_int(
                     "InstrumentEnabled.instrument_id", f_instrument_id, 1, 2147483647, -2147483648
                 )
-            f_enabled = _BOOLEAN_TYPE_RAW(self.enabled)
-            if f_enabled is None:
-                raise _rt.bad_enum("InstrumentEnabled.enabled", self.enabled, BooleanType)
+            try:
+                f_enabled = _BOOLEAN_TYPE_RAW[self.enabled]
+            except KeyError:
+                raise _rt.bad_enum("InstrumentEnabled.enabled", self.enabled, BooleanType) from None
             f_timestamp_ms = self.timestamp_ms
-            if f_timestamp_ms < -9223372036854775807:
+            if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
                 raise _rt.bad_int(
                     "InstrumentEnabled.timestamp_ms",
                     f_timestamp_ms,
@@ -1836,7 +2108,7 @@ class InstrumentEnabled:
                     -9223372036854775808,
                 )
             _INSTRUMENT_ENABLED.pack_into(
-                buf, offset, 21, 22, 701, 1, f_correlation_id, f_instrument_id, f_enabled, f_timestamp_ms
+                buf, offset, 284485750226965, f_correlation_id, f_instrument_id, f_enabled, f_timestamp_ms
             )
         except CodecError as exc:
             exc.template_id = 22
@@ -1861,7 +2133,7 @@ def _decode_instrument_enabled(
         f_correlation_id, f_instrument_id, f_enabled, f_timestamp_ms = _rt.read_block(
             buf, pos, block_length, version, _INSTRUMENT_ENABLED_LAYOUT
         )
-    if f_correlation_id < -9223372036854775807:
+    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
         raise _rt.bad_int(
             "InstrumentEnabled.correlation_id",
             f_correlation_id,
@@ -1874,7 +2146,7 @@ def _decode_instrument_enabled(
     v_enabled = _BOOLEAN_TYPE_BY_VALUE[f_enabled]
     if v_enabled is None:
         raise _rt.bad_enum("InstrumentEnabled.enabled", f_enabled, BooleanType)
-    if f_timestamp_ms < -9223372036854775807:
+    if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
         raise _rt.bad_int(
             "InstrumentEnabled.timestamp_ms",
             f_timestamp_ms,
@@ -1890,7 +2162,34 @@ def _decode_instrument_enabled(
     return msg, end
 
 
-_RFQ_CREATED = struct.Struct("<HHHHqqiiBqqq20s")
+def _fast_instrument_enabled(buf: Buffer, offset: int, length: int | None) -> Message:
+    """``decode`` of InstrumentEnabled at our version and block length; any other frame: ``decode_from``."""
+    try:
+        header, f_correlation_id, f_instrument_id, f_enabled, f_timestamp_ms = (
+            _INSTRUMENT_ENABLED.unpack_from(buf, offset)
+        )
+    except _rt.FOREIGN_ERRORS:
+        return decode_from(buf, offset, length)[0]
+    if header != 284485750226965 or offset < 0 or (length is not None and length != 29):
+        return decode_from(buf, offset, length)[0]
+    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    if f_instrument_id < 1:
+        return decode_from(buf, offset, length)[0]
+    v_enabled = _BOOLEAN_TYPE_BY_VALUE[f_enabled]
+    if v_enabled is None:
+        return decode_from(buf, offset, length)[0]
+    if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    msg: InstrumentEnabled = _new(InstrumentEnabled)
+    msg.correlation_id = f_correlation_id
+    msg.instrument_id = f_instrument_id
+    msg.enabled = v_enabled
+    msg.timestamp_ms = f_timestamp_ms
+    return msg
+
+
+_RFQ_CREATED = struct.Struct("<QqqiiBqqq20s")
 _RFQ_CREATED_BLOCK = struct.Struct("<qqiiBqqq20s")
 _RFQ_CREATED_LAYOUT = _rt.BlockLayout(
     "RfqCreated",
@@ -2017,7 +2316,7 @@ class RfqCreated:
             if offset < 0:
                 raise _rt.bad_offset("RfqCreated", offset)
             f_correlation_id = self.correlation_id
-            if f_correlation_id < -9223372036854775807:
+            if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
                 raise _rt.bad_int(
                     "RfqCreated.correlation_id",
                     f_correlation_id,
@@ -2036,11 +2335,12 @@ class RfqCreated:
             f_instrument_id = self.instrument_id
             if f_instrument_id < 1:
                 raise _rt.bad_int("RfqCreated.instrument_id", f_instrument_id, 1, 2147483647, -2147483648)
-            f_side = _SIDE_RAW(self.side)
-            if f_side is None:
-                raise _rt.bad_enum("RfqCreated.side", self.side, Side)
+            try:
+                f_side = _SIDE_RAW[self.side]
+            except KeyError:
+                raise _rt.bad_enum("RfqCreated.side", self.side, Side) from None
             f_quantity = self.quantity
-            if f_quantity < -9223372036854775807:
+            if f_quantity < 0 and f_quantity < -9223372036854775807:
                 raise _rt.bad_int(
                     "RfqCreated.quantity",
                     f_quantity,
@@ -2049,7 +2349,7 @@ class RfqCreated:
                     -9223372036854775808,
                 )
             f_expire_time_ms = self.expire_time_ms
-            if f_expire_time_ms < -9223372036854775807:
+            if f_expire_time_ms < 0 and f_expire_time_ms < -9223372036854775807:
                 raise _rt.bad_int(
                     "RfqCreated.expire_time_ms",
                     f_expire_time_ms,
@@ -2058,7 +2358,7 @@ class RfqCreated:
                     -9223372036854775808,
                 )
             f_timestamp_ms = self.timestamp_ms
-            if f_timestamp_ms < -9223372036854775807:
+            if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
                 raise _rt.bad_int(
                     "RfqCreated.timestamp_ms",
                     f_timestamp_ms,
@@ -2075,10 +2375,7 @@ class RfqCreated:
             _RFQ_CREATED.pack_into(
                 buf,
                 offset,
-                69,
-                23,
-                701,
-                1,
+                284485750292549,
                 f_correlation_id,
                 f_rfq_id,
                 f_requester_user_id,
@@ -2128,7 +2425,7 @@ def _decode_rfq_created(
             f_timestamp_ms,
             f_cl_ord_id,
         ) = _rt.read_block(buf, pos, block_length, version, _RFQ_CREATED_LAYOUT)
-    if f_correlation_id < -9223372036854775807:
+    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
         raise _rt.bad_int(
             "RfqCreated.correlation_id",
             f_correlation_id,
@@ -2145,11 +2442,11 @@ def _decode_rfq_created(
     v_side = _SIDE_BY_VALUE[f_side]
     if v_side is None:
         raise _rt.bad_enum("RfqCreated.side", f_side, Side)
-    if f_quantity < -9223372036854775807:
+    if f_quantity < 0 and f_quantity < -9223372036854775807:
         raise _rt.bad_int(
             "RfqCreated.quantity", f_quantity, -9223372036854775807, 9223372036854775807, -9223372036854775808
         )
-    if f_expire_time_ms < -9223372036854775807:
+    if f_expire_time_ms < 0 and f_expire_time_ms < -9223372036854775807:
         raise _rt.bad_int(
             "RfqCreated.expire_time_ms",
             f_expire_time_ms,
@@ -2157,7 +2454,7 @@ def _decode_rfq_created(
             9223372036854775807,
             -9223372036854775808,
         )
-    if f_timestamp_ms < -9223372036854775807:
+    if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
         raise _rt.bad_int(
             "RfqCreated.timestamp_ms",
             f_timestamp_ms,
@@ -2165,11 +2462,8 @@ def _decode_rfq_created(
             9223372036854775807,
             -9223372036854775808,
         )
-    v_cl_ord_id = f_cl_ord_id.rstrip(b"\x00")
-    if 0 in v_cl_ord_id:
-        v_cl_ord_id = v_cl_ord_id[: v_cl_ord_id.index(0)]
     try:
-        v_cl_ord_id = v_cl_ord_id.decode("ascii")
+        v_cl_ord_id = f_cl_ord_id.partition(b"\x00")[0].decode("ascii")
     except UnicodeDecodeError:
         raise _rt.bad_chars_bytes("RfqCreated.cl_ord_id", f_cl_ord_id, "ascii") from None
     msg = _new(RfqCreated)
@@ -2185,7 +2479,60 @@ def _decode_rfq_created(
     return msg, end
 
 
-_RFQ_QUOTED = struct.Struct("<HHHHqqiiqq")
+def _fast_rfq_created(buf: Buffer, offset: int, length: int | None) -> Message:
+    """``decode`` of RfqCreated at our version and block length; any other frame: ``decode_from``."""
+    try:
+        (
+            header,
+            f_correlation_id,
+            f_rfq_id,
+            f_requester_user_id,
+            f_instrument_id,
+            f_side,
+            f_quantity,
+            f_expire_time_ms,
+            f_timestamp_ms,
+            f_cl_ord_id,
+        ) = _RFQ_CREATED.unpack_from(buf, offset)
+    except _rt.FOREIGN_ERRORS:
+        return decode_from(buf, offset, length)[0]
+    if header != 284485750292549 or offset < 0 or (length is not None and length != 77):
+        return decode_from(buf, offset, length)[0]
+    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    if f_rfq_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_requester_user_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_instrument_id < 1:
+        return decode_from(buf, offset, length)[0]
+    v_side = _SIDE_BY_VALUE[f_side]
+    if v_side is None:
+        return decode_from(buf, offset, length)[0]
+    if f_quantity < 0 and f_quantity < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    if f_expire_time_ms < 0 and f_expire_time_ms < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    try:
+        v_cl_ord_id = f_cl_ord_id.partition(b"\x00")[0].decode("ascii")
+    except UnicodeDecodeError:
+        return decode_from(buf, offset, length)[0]
+    msg: RfqCreated = _new(RfqCreated)
+    msg.correlation_id = f_correlation_id
+    msg.rfq_id = f_rfq_id
+    msg.requester_user_id = f_requester_user_id
+    msg.instrument_id = f_instrument_id
+    msg.side = v_side
+    msg.quantity = f_quantity
+    msg.expire_time_ms = f_expire_time_ms
+    msg.timestamp_ms = f_timestamp_ms
+    msg.cl_ord_id = v_cl_ord_id
+    return msg
+
+
+_RFQ_QUOTED = struct.Struct("<Qqqiiqq")
 _RFQ_QUOTED_BLOCK = struct.Struct("<qqiiqq")
 _RFQ_QUOTED_LAYOUT = _rt.BlockLayout(
     "RfqQuoted",
@@ -2286,7 +2633,7 @@ class RfqQuoted:
             if offset < 0:
                 raise _rt.bad_offset("RfqQuoted", offset)
             f_correlation_id = self.correlation_id
-            if f_correlation_id < -9223372036854775807:
+            if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
                 raise _rt.bad_int(
                     "RfqQuoted.correlation_id",
                     f_correlation_id,
@@ -2308,7 +2655,7 @@ class RfqQuoted:
                     "RfqQuoted.responder_user_id", f_responder_user_id, 1, 2147483647, -2147483648
                 )
             f_price = self.price
-            if f_price < -9223372036854775807:
+            if f_price < 0 and f_price < -9223372036854775807:
                 raise _rt.bad_int(
                     "RfqQuoted.price",
                     f_price,
@@ -2317,7 +2664,7 @@ class RfqQuoted:
                     -9223372036854775808,
                 )
             f_timestamp_ms = self.timestamp_ms
-            if f_timestamp_ms < -9223372036854775807:
+            if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
                 raise _rt.bad_int(
                     "RfqQuoted.timestamp_ms",
                     f_timestamp_ms,
@@ -2328,10 +2675,7 @@ class RfqQuoted:
             _RFQ_QUOTED.pack_into(
                 buf,
                 offset,
-                40,
-                24,
-                701,
-                1,
+                284485750358056,
                 f_correlation_id,
                 f_rfq_id,
                 f_requester_user_id,
@@ -2362,7 +2706,7 @@ def _decode_rfq_quoted(
         f_correlation_id, f_rfq_id, f_requester_user_id, f_responder_user_id, f_price, f_timestamp_ms = (
             _rt.read_block(buf, pos, block_length, version, _RFQ_QUOTED_LAYOUT)
         )
-    if f_correlation_id < -9223372036854775807:
+    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
         raise _rt.bad_int(
             "RfqQuoted.correlation_id",
             f_correlation_id,
@@ -2376,11 +2720,11 @@ def _decode_rfq_quoted(
         raise _rt.bad_int("RfqQuoted.requester_user_id", f_requester_user_id, 1, 2147483647, -2147483648)
     if f_responder_user_id < 1:
         raise _rt.bad_int("RfqQuoted.responder_user_id", f_responder_user_id, 1, 2147483647, -2147483648)
-    if f_price < -9223372036854775807:
+    if f_price < 0 and f_price < -9223372036854775807:
         raise _rt.bad_int(
             "RfqQuoted.price", f_price, -9223372036854775807, 9223372036854775807, -9223372036854775808
         )
-    if f_timestamp_ms < -9223372036854775807:
+    if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
         raise _rt.bad_int(
             "RfqQuoted.timestamp_ms",
             f_timestamp_ms,
@@ -2398,7 +2742,45 @@ def _decode_rfq_quoted(
     return msg, end
 
 
-_RFQ_COUNTERED = struct.Struct("<HHHHqqiiiqq")
+def _fast_rfq_quoted(buf: Buffer, offset: int, length: int | None) -> Message:
+    """``decode`` of RfqQuoted at our version and block length; any other frame: ``decode_from``."""
+    try:
+        (
+            header,
+            f_correlation_id,
+            f_rfq_id,
+            f_requester_user_id,
+            f_responder_user_id,
+            f_price,
+            f_timestamp_ms,
+        ) = _RFQ_QUOTED.unpack_from(buf, offset)
+    except _rt.FOREIGN_ERRORS:
+        return decode_from(buf, offset, length)[0]
+    if header != 284485750358056 or offset < 0 or (length is not None and length != 48):
+        return decode_from(buf, offset, length)[0]
+    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    if f_rfq_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_requester_user_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_responder_user_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_price < 0 and f_price < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    msg: RfqQuoted = _new(RfqQuoted)
+    msg.correlation_id = f_correlation_id
+    msg.rfq_id = f_rfq_id
+    msg.requester_user_id = f_requester_user_id
+    msg.responder_user_id = f_responder_user_id
+    msg.price = f_price
+    msg.timestamp_ms = f_timestamp_ms
+    return msg
+
+
+_RFQ_COUNTERED = struct.Struct("<Qqqiiiqq")
 _RFQ_COUNTERED_BLOCK = struct.Struct("<qqiiiqq")
 _RFQ_COUNTERED_LAYOUT = _rt.BlockLayout(
     "RfqCountered",
@@ -2507,7 +2889,7 @@ class RfqCountered:
             if offset < 0:
                 raise _rt.bad_offset("RfqCountered", offset)
             f_correlation_id = self.correlation_id
-            if f_correlation_id < -9223372036854775807:
+            if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
                 raise _rt.bad_int(
                     "RfqCountered.correlation_id",
                     f_correlation_id,
@@ -2536,7 +2918,7 @@ class RfqCountered:
                     "RfqCountered.countered_by_user_id", f_countered_by_user_id, 1, 2147483647, -2147483648
                 )
             f_price = self.price
-            if f_price < -9223372036854775807:
+            if f_price < 0 and f_price < -9223372036854775807:
                 raise _rt.bad_int(
                     "RfqCountered.price",
                     f_price,
@@ -2545,7 +2927,7 @@ class RfqCountered:
                     -9223372036854775808,
                 )
             f_timestamp_ms = self.timestamp_ms
-            if f_timestamp_ms < -9223372036854775807:
+            if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
                 raise _rt.bad_int(
                     "RfqCountered.timestamp_ms",
                     f_timestamp_ms,
@@ -2556,10 +2938,7 @@ class RfqCountered:
             _RFQ_COUNTERED.pack_into(
                 buf,
                 offset,
-                44,
-                25,
-                701,
-                1,
+                284485750423596,
                 f_correlation_id,
                 f_rfq_id,
                 f_requester_user_id,
@@ -2603,7 +2982,7 @@ def _decode_rfq_countered(
             f_price,
             f_timestamp_ms,
         ) = _rt.read_block(buf, pos, block_length, version, _RFQ_COUNTERED_LAYOUT)
-    if f_correlation_id < -9223372036854775807:
+    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
         raise _rt.bad_int(
             "RfqCountered.correlation_id",
             f_correlation_id,
@@ -2621,11 +3000,11 @@ def _decode_rfq_countered(
         raise _rt.bad_int(
             "RfqCountered.countered_by_user_id", f_countered_by_user_id, 1, 2147483647, -2147483648
         )
-    if f_price < -9223372036854775807:
+    if f_price < 0 and f_price < -9223372036854775807:
         raise _rt.bad_int(
             "RfqCountered.price", f_price, -9223372036854775807, 9223372036854775807, -9223372036854775808
         )
-    if f_timestamp_ms < -9223372036854775807:
+    if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
         raise _rt.bad_int(
             "RfqCountered.timestamp_ms",
             f_timestamp_ms,
@@ -2644,7 +3023,49 @@ def _decode_rfq_countered(
     return msg, end
 
 
-_RFQ_ACCEPTED = struct.Struct("<HHHHqqiiiiiiqqq")
+def _fast_rfq_countered(buf: Buffer, offset: int, length: int | None) -> Message:
+    """``decode`` of RfqCountered at our version and block length; any other frame: ``decode_from``."""
+    try:
+        (
+            header,
+            f_correlation_id,
+            f_rfq_id,
+            f_requester_user_id,
+            f_responder_user_id,
+            f_countered_by_user_id,
+            f_price,
+            f_timestamp_ms,
+        ) = _RFQ_COUNTERED.unpack_from(buf, offset)
+    except _rt.FOREIGN_ERRORS:
+        return decode_from(buf, offset, length)[0]
+    if header != 284485750423596 or offset < 0 or (length is not None and length != 52):
+        return decode_from(buf, offset, length)[0]
+    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    if f_rfq_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_requester_user_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_responder_user_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_countered_by_user_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_price < 0 and f_price < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    msg: RfqCountered = _new(RfqCountered)
+    msg.correlation_id = f_correlation_id
+    msg.rfq_id = f_rfq_id
+    msg.requester_user_id = f_requester_user_id
+    msg.responder_user_id = f_responder_user_id
+    msg.countered_by_user_id = f_countered_by_user_id
+    msg.price = f_price
+    msg.timestamp_ms = f_timestamp_ms
+    return msg
+
+
+_RFQ_ACCEPTED = struct.Struct("<Qqqiiiiiiqqq")
 _RFQ_ACCEPTED_BLOCK = struct.Struct("<qqiiiiiiqqq")
 _RFQ_ACCEPTED_LAYOUT = _rt.BlockLayout(
     "RfqAccepted",
@@ -2785,7 +3206,7 @@ class RfqAccepted:
             if offset < 0:
                 raise _rt.bad_offset("RfqAccepted", offset)
             f_correlation_id = self.correlation_id
-            if f_correlation_id < -9223372036854775807:
+            if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
                 raise _rt.bad_int(
                     "RfqAccepted.correlation_id",
                     f_correlation_id,
@@ -2823,7 +3244,7 @@ class RfqAccepted:
             if f_instrument_id < 1:
                 raise _rt.bad_int("RfqAccepted.instrument_id", f_instrument_id, 1, 2147483647, -2147483648)
             f_price = self.price
-            if f_price < -9223372036854775807:
+            if f_price < 0 and f_price < -9223372036854775807:
                 raise _rt.bad_int(
                     "RfqAccepted.price",
                     f_price,
@@ -2832,7 +3253,7 @@ class RfqAccepted:
                     -9223372036854775808,
                 )
             f_quantity = self.quantity
-            if f_quantity < -9223372036854775807:
+            if f_quantity < 0 and f_quantity < -9223372036854775807:
                 raise _rt.bad_int(
                     "RfqAccepted.quantity",
                     f_quantity,
@@ -2841,7 +3262,7 @@ class RfqAccepted:
                     -9223372036854775808,
                 )
             f_timestamp_ms = self.timestamp_ms
-            if f_timestamp_ms < -9223372036854775807:
+            if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
                 raise _rt.bad_int(
                     "RfqAccepted.timestamp_ms",
                     f_timestamp_ms,
@@ -2852,10 +3273,7 @@ class RfqAccepted:
             _RFQ_ACCEPTED.pack_into(
                 buf,
                 offset,
-                64,
-                26,
-                701,
-                1,
+                284485750489152,
                 f_correlation_id,
                 f_rfq_id,
                 f_requester_user_id,
@@ -2911,7 +3329,7 @@ def _decode_rfq_accepted(
             f_quantity,
             f_timestamp_ms,
         ) = _rt.read_block(buf, pos, block_length, version, _RFQ_ACCEPTED_LAYOUT)
-    if f_correlation_id < -9223372036854775807:
+    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
         raise _rt.bad_int(
             "RfqAccepted.correlation_id",
             f_correlation_id,
@@ -2935,11 +3353,11 @@ def _decode_rfq_accepted(
         raise _rt.bad_int("RfqAccepted.seller_user_id", f_seller_user_id, 1, 2147483647, -2147483648)
     if f_instrument_id < 1:
         raise _rt.bad_int("RfqAccepted.instrument_id", f_instrument_id, 1, 2147483647, -2147483648)
-    if f_price < -9223372036854775807:
+    if f_price < 0 and f_price < -9223372036854775807:
         raise _rt.bad_int(
             "RfqAccepted.price", f_price, -9223372036854775807, 9223372036854775807, -9223372036854775808
         )
-    if f_quantity < -9223372036854775807:
+    if f_quantity < 0 and f_quantity < -9223372036854775807:
         raise _rt.bad_int(
             "RfqAccepted.quantity",
             f_quantity,
@@ -2947,7 +3365,7 @@ def _decode_rfq_accepted(
             9223372036854775807,
             -9223372036854775808,
         )
-    if f_timestamp_ms < -9223372036854775807:
+    if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
         raise _rt.bad_int(
             "RfqAccepted.timestamp_ms",
             f_timestamp_ms,
@@ -2970,7 +3388,65 @@ def _decode_rfq_accepted(
     return msg, end
 
 
-_RFQ_REJECTED = struct.Struct("<HHHHqqiiiq")
+def _fast_rfq_accepted(buf: Buffer, offset: int, length: int | None) -> Message:
+    """``decode`` of RfqAccepted at our version and block length; any other frame: ``decode_from``."""
+    try:
+        (
+            header,
+            f_correlation_id,
+            f_rfq_id,
+            f_requester_user_id,
+            f_responder_user_id,
+            f_accepted_by_user_id,
+            f_buyer_user_id,
+            f_seller_user_id,
+            f_instrument_id,
+            f_price,
+            f_quantity,
+            f_timestamp_ms,
+        ) = _RFQ_ACCEPTED.unpack_from(buf, offset)
+    except _rt.FOREIGN_ERRORS:
+        return decode_from(buf, offset, length)[0]
+    if header != 284485750489152 or offset < 0 or (length is not None and length != 72):
+        return decode_from(buf, offset, length)[0]
+    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    if f_rfq_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_requester_user_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_responder_user_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_accepted_by_user_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_buyer_user_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_seller_user_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_instrument_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_price < 0 and f_price < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    if f_quantity < 0 and f_quantity < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    msg: RfqAccepted = _new(RfqAccepted)
+    msg.correlation_id = f_correlation_id
+    msg.rfq_id = f_rfq_id
+    msg.requester_user_id = f_requester_user_id
+    msg.responder_user_id = f_responder_user_id
+    msg.accepted_by_user_id = f_accepted_by_user_id
+    msg.buyer_user_id = f_buyer_user_id
+    msg.seller_user_id = f_seller_user_id
+    msg.instrument_id = f_instrument_id
+    msg.price = f_price
+    msg.quantity = f_quantity
+    msg.timestamp_ms = f_timestamp_ms
+    return msg
+
+
+_RFQ_REJECTED = struct.Struct("<Qqqiiiq")
 _RFQ_REJECTED_BLOCK = struct.Struct("<qqiiiq")
 _RFQ_REJECTED_LAYOUT = _rt.BlockLayout(
     "RfqRejected",
@@ -3071,7 +3547,7 @@ class RfqRejected:
             if offset < 0:
                 raise _rt.bad_offset("RfqRejected", offset)
             f_correlation_id = self.correlation_id
-            if f_correlation_id < -9223372036854775807:
+            if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
                 raise _rt.bad_int(
                     "RfqRejected.correlation_id",
                     f_correlation_id,
@@ -3100,7 +3576,7 @@ class RfqRejected:
                     "RfqRejected.rejected_by_user_id", f_rejected_by_user_id, 1, 2147483647, -2147483648
                 )
             f_timestamp_ms = self.timestamp_ms
-            if f_timestamp_ms < -9223372036854775807:
+            if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
                 raise _rt.bad_int(
                     "RfqRejected.timestamp_ms",
                     f_timestamp_ms,
@@ -3111,10 +3587,7 @@ class RfqRejected:
             _RFQ_REJECTED.pack_into(
                 buf,
                 offset,
-                36,
-                27,
-                701,
-                1,
+                284485750554660,
                 f_correlation_id,
                 f_rfq_id,
                 f_requester_user_id,
@@ -3155,7 +3628,7 @@ def _decode_rfq_rejected(
             f_rejected_by_user_id,
             f_timestamp_ms,
         ) = _rt.read_block(buf, pos, block_length, version, _RFQ_REJECTED_LAYOUT)
-    if f_correlation_id < -9223372036854775807:
+    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
         raise _rt.bad_int(
             "RfqRejected.correlation_id",
             f_correlation_id,
@@ -3173,7 +3646,7 @@ def _decode_rfq_rejected(
         raise _rt.bad_int(
             "RfqRejected.rejected_by_user_id", f_rejected_by_user_id, 1, 2147483647, -2147483648
         )
-    if f_timestamp_ms < -9223372036854775807:
+    if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
         raise _rt.bad_int(
             "RfqRejected.timestamp_ms",
             f_timestamp_ms,
@@ -3191,7 +3664,45 @@ def _decode_rfq_rejected(
     return msg, end
 
 
-_RFQ_CANCELED = struct.Struct("<HHHHqqiiBq")
+def _fast_rfq_rejected(buf: Buffer, offset: int, length: int | None) -> Message:
+    """``decode`` of RfqRejected at our version and block length; any other frame: ``decode_from``."""
+    try:
+        (
+            header,
+            f_correlation_id,
+            f_rfq_id,
+            f_requester_user_id,
+            f_responder_user_id,
+            f_rejected_by_user_id,
+            f_timestamp_ms,
+        ) = _RFQ_REJECTED.unpack_from(buf, offset)
+    except _rt.FOREIGN_ERRORS:
+        return decode_from(buf, offset, length)[0]
+    if header != 284485750554660 or offset < 0 or (length is not None and length != 44):
+        return decode_from(buf, offset, length)[0]
+    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    if f_rfq_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_requester_user_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_responder_user_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_rejected_by_user_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    msg: RfqRejected = _new(RfqRejected)
+    msg.correlation_id = f_correlation_id
+    msg.rfq_id = f_rfq_id
+    msg.requester_user_id = f_requester_user_id
+    msg.responder_user_id = f_responder_user_id
+    msg.rejected_by_user_id = f_rejected_by_user_id
+    msg.timestamp_ms = f_timestamp_ms
+    return msg
+
+
+_RFQ_CANCELED = struct.Struct("<QqqiiBq")
 _RFQ_CANCELED_BLOCK = struct.Struct("<qqiiBq")
 _RFQ_CANCELED_LAYOUT = _rt.BlockLayout(
     "RfqCanceled",
@@ -3292,7 +3803,7 @@ class RfqCanceled:
             if offset < 0:
                 raise _rt.bad_offset("RfqCanceled", offset)
             f_correlation_id = self.correlation_id
-            if f_correlation_id < -9223372036854775807:
+            if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
                 raise _rt.bad_int(
                     "RfqCanceled.correlation_id",
                     f_correlation_id,
@@ -3315,11 +3826,12 @@ class RfqCanceled:
                 f_responder_user_id = -2147483648
             elif f_responder_user_id < 1:
                 raise _rt.bad_int("RfqCanceled.responder_user_id", f_responder_user_id, 1, 2147483647, None)
-            f_reason = _CANCEL_REASON_RAW(self.reason)
-            if f_reason is None:
-                raise _rt.bad_enum("RfqCanceled.reason", self.reason, CancelReason)
+            try:
+                f_reason = _CANCEL_REASON_RAW[self.reason]
+            except KeyError:
+                raise _rt.bad_enum("RfqCanceled.reason", self.reason, CancelReason) from None
             f_timestamp_ms = self.timestamp_ms
-            if f_timestamp_ms < -9223372036854775807:
+            if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
                 raise _rt.bad_int(
                     "RfqCanceled.timestamp_ms",
                     f_timestamp_ms,
@@ -3330,10 +3842,7 @@ class RfqCanceled:
             _RFQ_CANCELED.pack_into(
                 buf,
                 offset,
-                33,
-                28,
-                701,
-                1,
+                284485750620193,
                 f_correlation_id,
                 f_rfq_id,
                 f_requester_user_id,
@@ -3364,7 +3873,7 @@ def _decode_rfq_canceled(
         f_correlation_id, f_rfq_id, f_requester_user_id, f_responder_user_id, f_reason, f_timestamp_ms = (
             _rt.read_block(buf, pos, block_length, version, _RFQ_CANCELED_LAYOUT)
         )
-    if f_correlation_id < -9223372036854775807:
+    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
         raise _rt.bad_int(
             "RfqCanceled.correlation_id",
             f_correlation_id,
@@ -3383,7 +3892,7 @@ def _decode_rfq_canceled(
     v_reason = _CANCEL_REASON_BY_VALUE[f_reason]
     if v_reason is None:
         raise _rt.bad_enum("RfqCanceled.reason", f_reason, CancelReason)
-    if f_timestamp_ms < -9223372036854775807:
+    if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
         raise _rt.bad_int(
             "RfqCanceled.timestamp_ms",
             f_timestamp_ms,
@@ -3401,7 +3910,48 @@ def _decode_rfq_canceled(
     return msg, end
 
 
-_RFQ_EXPIRED = struct.Struct("<HHHHqiiq")
+def _fast_rfq_canceled(buf: Buffer, offset: int, length: int | None) -> Message:
+    """``decode`` of RfqCanceled at our version and block length; any other frame: ``decode_from``."""
+    try:
+        (
+            header,
+            f_correlation_id,
+            f_rfq_id,
+            f_requester_user_id,
+            f_responder_user_id,
+            f_reason,
+            f_timestamp_ms,
+        ) = _RFQ_CANCELED.unpack_from(buf, offset)
+    except _rt.FOREIGN_ERRORS:
+        return decode_from(buf, offset, length)[0]
+    if header != 284485750620193 or offset < 0 or (length is not None and length != 41):
+        return decode_from(buf, offset, length)[0]
+    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    if f_rfq_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_requester_user_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_responder_user_id == -2147483648:
+        f_responder_user_id = None
+    elif f_responder_user_id < 1:
+        return decode_from(buf, offset, length)[0]
+    v_reason = _CANCEL_REASON_BY_VALUE[f_reason]
+    if v_reason is None:
+        return decode_from(buf, offset, length)[0]
+    if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    msg: RfqCanceled = _new(RfqCanceled)
+    msg.correlation_id = f_correlation_id
+    msg.rfq_id = f_rfq_id
+    msg.requester_user_id = f_requester_user_id
+    msg.responder_user_id = f_responder_user_id
+    msg.reason = v_reason
+    msg.timestamp_ms = f_timestamp_ms
+    return msg
+
+
+_RFQ_EXPIRED = struct.Struct("<Qqiiq")
 _RFQ_EXPIRED_BLOCK = struct.Struct("<qiiq")
 _RFQ_EXPIRED_LAYOUT = _rt.BlockLayout(
     "RfqExpired",
@@ -3491,7 +4041,7 @@ class RfqExpired:
             elif f_responder_user_id < 1:
                 raise _rt.bad_int("RfqExpired.responder_user_id", f_responder_user_id, 1, 2147483647, None)
             f_timestamp_ms = self.timestamp_ms
-            if f_timestamp_ms < -9223372036854775807:
+            if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
                 raise _rt.bad_int(
                     "RfqExpired.timestamp_ms",
                     f_timestamp_ms,
@@ -3502,10 +4052,7 @@ class RfqExpired:
             _RFQ_EXPIRED.pack_into(
                 buf,
                 offset,
-                24,
-                29,
-                701,
-                1,
+                284485750685720,
                 f_rfq_id,
                 f_requester_user_id,
                 f_responder_user_id,
@@ -3542,7 +4089,7 @@ def _decode_rfq_expired(
         f_responder_user_id = None
     elif f_responder_user_id < 1:
         raise _rt.bad_int("RfqExpired.responder_user_id", f_responder_user_id, 1, 2147483647, None)
-    if f_timestamp_ms < -9223372036854775807:
+    if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
         raise _rt.bad_int(
             "RfqExpired.timestamp_ms",
             f_timestamp_ms,
@@ -3558,7 +4105,35 @@ def _decode_rfq_expired(
     return msg, end
 
 
-_SNAPSHOT_BEGIN = struct.Struct("<HHHHiqqqqq")
+def _fast_rfq_expired(buf: Buffer, offset: int, length: int | None) -> Message:
+    """``decode`` of RfqExpired at our version and block length; any other frame: ``decode_from``."""
+    try:
+        header, f_rfq_id, f_requester_user_id, f_responder_user_id, f_timestamp_ms = _RFQ_EXPIRED.unpack_from(
+            buf, offset
+        )
+    except _rt.FOREIGN_ERRORS:
+        return decode_from(buf, offset, length)[0]
+    if header != 284485750685720 or offset < 0 or (length is not None and length != 32):
+        return decode_from(buf, offset, length)[0]
+    if f_rfq_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_requester_user_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_responder_user_id == -2147483648:
+        f_responder_user_id = None
+    elif f_responder_user_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    msg: RfqExpired = _new(RfqExpired)
+    msg.rfq_id = f_rfq_id
+    msg.requester_user_id = f_requester_user_id
+    msg.responder_user_id = f_responder_user_id
+    msg.timestamp_ms = f_timestamp_ms
+    return msg
+
+
+_SNAPSHOT_BEGIN = struct.Struct("<Qiqqqqq")
 _SNAPSHOT_BEGIN_BLOCK = struct.Struct("<iqqqqq")
 _SNAPSHOT_BEGIN_LAYOUT = _rt.BlockLayout(
     "SnapshotBegin",
@@ -3690,7 +4265,7 @@ class SnapshotBegin:
                     "SnapshotBegin.dedupe_count", f_dedupe_count, 0, 9223372036854775807, -9223372036854775808
                 )
             f_timestamp_ms = self.timestamp_ms
-            if f_timestamp_ms < -9223372036854775807:
+            if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
                 raise _rt.bad_int(
                     "SnapshotBegin.timestamp_ms",
                     f_timestamp_ms,
@@ -3701,10 +4276,7 @@ class SnapshotBegin:
             _SNAPSHOT_BEGIN.pack_into(
                 buf,
                 offset,
-                44,
-                40,
-                701,
-                1,
+                284485751406636,
                 f_next_instrument_id,
                 f_next_rfq_id,
                 f_instrument_count,
@@ -3765,7 +4337,7 @@ def _decode_snapshot_begin(
         raise _rt.bad_int(
             "SnapshotBegin.dedupe_count", f_dedupe_count, 0, 9223372036854775807, -9223372036854775808
         )
-    if f_timestamp_ms < -9223372036854775807:
+    if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
         raise _rt.bad_int(
             "SnapshotBegin.timestamp_ms",
             f_timestamp_ms,
@@ -3783,7 +4355,45 @@ def _decode_snapshot_begin(
     return msg, end
 
 
-_INSTRUMENT_RECORD = struct.Struct("<HHHHiqB9s")
+def _fast_snapshot_begin(buf: Buffer, offset: int, length: int | None) -> Message:
+    """``decode`` of SnapshotBegin at our version and block length; any other frame: ``decode_from``."""
+    try:
+        (
+            header,
+            f_next_instrument_id,
+            f_next_rfq_id,
+            f_instrument_count,
+            f_rfq_count,
+            f_dedupe_count,
+            f_timestamp_ms,
+        ) = _SNAPSHOT_BEGIN.unpack_from(buf, offset)
+    except _rt.FOREIGN_ERRORS:
+        return decode_from(buf, offset, length)[0]
+    if header != 284485751406636 or offset < 0 or (length is not None and length != 52):
+        return decode_from(buf, offset, length)[0]
+    if f_next_instrument_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_next_rfq_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_instrument_count < 0:
+        return decode_from(buf, offset, length)[0]
+    if f_rfq_count < 0:
+        return decode_from(buf, offset, length)[0]
+    if f_dedupe_count < 0:
+        return decode_from(buf, offset, length)[0]
+    if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    msg: SnapshotBegin = _new(SnapshotBegin)
+    msg.next_instrument_id = f_next_instrument_id
+    msg.next_rfq_id = f_next_rfq_id
+    msg.instrument_count = f_instrument_count
+    msg.rfq_count = f_rfq_count
+    msg.dedupe_count = f_dedupe_count
+    msg.timestamp_ms = f_timestamp_ms
+    return msg
+
+
+_INSTRUMENT_RECORD = struct.Struct("<QiqB9s")
 _INSTRUMENT_RECORD_BLOCK = struct.Struct("<iqB9s")
 _INSTRUMENT_RECORD_LAYOUT = _rt.BlockLayout(
     "InstrumentRecord",
@@ -3861,7 +4471,7 @@ class InstrumentRecord:
                     "InstrumentRecord.instrument_id", f_instrument_id, 1, 2147483647, -2147483648
                 )
             f_min_quantity = self.min_quantity
-            if f_min_quantity < -9223372036854775807:
+            if f_min_quantity < 0 and f_min_quantity < -9223372036854775807:
                 raise _rt.bad_int(
                     "InstrumentRecord.min_quantity",
                     f_min_quantity,
@@ -3869,9 +4479,10 @@ class InstrumentRecord:
                     9223372036854775807,
                     -9223372036854775808,
                 )
-            f_enabled = _BOOLEAN_TYPE_RAW(self.enabled)
-            if f_enabled is None:
-                raise _rt.bad_enum("InstrumentRecord.enabled", self.enabled, BooleanType)
+            try:
+                f_enabled = _BOOLEAN_TYPE_RAW[self.enabled]
+            except KeyError:
+                raise _rt.bad_enum("InstrumentRecord.enabled", self.enabled, BooleanType) from None
             try:
                 f_cusip = self.cusip.encode("ascii")
             except UnicodeEncodeError:
@@ -3879,7 +4490,7 @@ class InstrumentRecord:
             if len(f_cusip) > 9 or 0 in f_cusip:
                 raise _rt.bad_chars("InstrumentRecord.cusip", self.cusip, 9, "ascii")
             _INSTRUMENT_RECORD.pack_into(
-                buf, offset, 22, 41, 701, 1, f_instrument_id, f_min_quantity, f_enabled, f_cusip
+                buf, offset, 284485751472150, f_instrument_id, f_min_quantity, f_enabled, f_cusip
             )
         except CodecError as exc:
             exc.template_id = 41
@@ -3904,7 +4515,7 @@ def _decode_instrument_record(
         )
     if f_instrument_id < 1:
         raise _rt.bad_int("InstrumentRecord.instrument_id", f_instrument_id, 1, 2147483647, -2147483648)
-    if f_min_quantity < -9223372036854775807:
+    if f_min_quantity < 0 and f_min_quantity < -9223372036854775807:
         raise _rt.bad_int(
             "InstrumentRecord.min_quantity",
             f_min_quantity,
@@ -3915,11 +4526,8 @@ def _decode_instrument_record(
     v_enabled = _BOOLEAN_TYPE_BY_VALUE[f_enabled]
     if v_enabled is None:
         raise _rt.bad_enum("InstrumentRecord.enabled", f_enabled, BooleanType)
-    v_cusip = f_cusip.rstrip(b"\x00")
-    if 0 in v_cusip:
-        v_cusip = v_cusip[: v_cusip.index(0)]
     try:
-        v_cusip = v_cusip.decode("ascii")
+        v_cusip = f_cusip.partition(b"\x00")[0].decode("ascii")
     except UnicodeDecodeError:
         raise _rt.bad_chars_bytes("InstrumentRecord.cusip", f_cusip, "ascii") from None
     msg = _new(InstrumentRecord)
@@ -3930,7 +4538,36 @@ def _decode_instrument_record(
     return msg, end
 
 
-_RFQ_RECORD = struct.Struct("<HHHHqqiiiiBBqqqq20s")
+def _fast_instrument_record(buf: Buffer, offset: int, length: int | None) -> Message:
+    """``decode`` of InstrumentRecord at our version and block length; any other frame: ``decode_from``."""
+    try:
+        header, f_instrument_id, f_min_quantity, f_enabled, f_cusip = _INSTRUMENT_RECORD.unpack_from(
+            buf, offset
+        )
+    except _rt.FOREIGN_ERRORS:
+        return decode_from(buf, offset, length)[0]
+    if header != 284485751472150 or offset < 0 or (length is not None and length != 30):
+        return decode_from(buf, offset, length)[0]
+    if f_instrument_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_min_quantity < 0 and f_min_quantity < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    v_enabled = _BOOLEAN_TYPE_BY_VALUE[f_enabled]
+    if v_enabled is None:
+        return decode_from(buf, offset, length)[0]
+    try:
+        v_cusip = f_cusip.partition(b"\x00")[0].decode("ascii")
+    except UnicodeDecodeError:
+        return decode_from(buf, offset, length)[0]
+    msg: InstrumentRecord = _new(InstrumentRecord)
+    msg.instrument_id = f_instrument_id
+    msg.min_quantity = f_min_quantity
+    msg.enabled = v_enabled
+    msg.cusip = v_cusip
+    return msg
+
+
+_RFQ_RECORD = struct.Struct("<QqqiiiiBBqqqq20s")
 _RFQ_RECORD_BLOCK = struct.Struct("<qqiiiiBBqqqq20s")
 _RFQ_RECORD_LAYOUT = _rt.BlockLayout(
     "RfqRecord",
@@ -4092,7 +4729,7 @@ class RfqRecord:
             if f_rfq_id < 1:
                 raise _rt.bad_int("RfqRecord.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808)
             f_correlation_id = self.correlation_id
-            if f_correlation_id < -9223372036854775807:
+            if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
                 raise _rt.bad_int(
                     "RfqRecord.correlation_id",
                     f_correlation_id,
@@ -4118,14 +4755,16 @@ class RfqRecord:
             f_instrument_id = self.instrument_id
             if f_instrument_id < 1:
                 raise _rt.bad_int("RfqRecord.instrument_id", f_instrument_id, 1, 2147483647, -2147483648)
-            f_side = _SIDE_RAW(self.side)
-            if f_side is None:
-                raise _rt.bad_enum("RfqRecord.side", self.side, Side)
-            f_state = _RFQ_STATE_RAW(self.state)
-            if f_state is None:
-                raise _rt.bad_enum("RfqRecord.state", self.state, RfqState)
+            try:
+                f_side = _SIDE_RAW[self.side]
+            except KeyError:
+                raise _rt.bad_enum("RfqRecord.side", self.side, Side) from None
+            try:
+                f_state = _RFQ_STATE_RAW[self.state]
+            except KeyError:
+                raise _rt.bad_enum("RfqRecord.state", self.state, RfqState) from None
             f_quantity = self.quantity
-            if f_quantity < -9223372036854775807:
+            if f_quantity < 0 and f_quantity < -9223372036854775807:
                 raise _rt.bad_int(
                     "RfqRecord.quantity",
                     f_quantity,
@@ -4136,10 +4775,10 @@ class RfqRecord:
             f_price = self.price
             if f_price is None:
                 f_price = -9223372036854775808
-            elif f_price < -9223372036854775807:
+            elif f_price < 0 and f_price < -9223372036854775807:
                 raise _rt.bad_int("RfqRecord.price", f_price, -9223372036854775807, 9223372036854775807, None)
             f_expire_time_ms = self.expire_time_ms
-            if f_expire_time_ms < -9223372036854775807:
+            if f_expire_time_ms < 0 and f_expire_time_ms < -9223372036854775807:
                 raise _rt.bad_int(
                     "RfqRecord.expire_time_ms",
                     f_expire_time_ms,
@@ -4148,7 +4787,7 @@ class RfqRecord:
                     -9223372036854775808,
                 )
             f_created_time_ms = self.created_time_ms
-            if f_created_time_ms < -9223372036854775807:
+            if f_created_time_ms < 0 and f_created_time_ms < -9223372036854775807:
                 raise _rt.bad_int(
                     "RfqRecord.created_time_ms",
                     f_created_time_ms,
@@ -4165,10 +4804,7 @@ class RfqRecord:
             _RFQ_RECORD.pack_into(
                 buf,
                 offset,
-                86,
-                42,
-                701,
-                1,
+                284485751537750,
                 f_rfq_id,
                 f_correlation_id,
                 f_requester_user_id,
@@ -4232,7 +4868,7 @@ def _decode_rfq_record(
         ) = _rt.read_block(buf, pos, block_length, version, _RFQ_RECORD_LAYOUT)
     if f_rfq_id < 1:
         raise _rt.bad_int("RfqRecord.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808)
-    if f_correlation_id < -9223372036854775807:
+    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
         raise _rt.bad_int(
             "RfqRecord.correlation_id",
             f_correlation_id,
@@ -4258,15 +4894,15 @@ def _decode_rfq_record(
     v_state = _RFQ_STATE_BY_VALUE[f_state]
     if v_state is None:
         raise _rt.bad_enum("RfqRecord.state", f_state, RfqState)
-    if f_quantity < -9223372036854775807:
+    if f_quantity < 0 and f_quantity < -9223372036854775807:
         raise _rt.bad_int(
             "RfqRecord.quantity", f_quantity, -9223372036854775807, 9223372036854775807, -9223372036854775808
         )
     if f_price == -9223372036854775808:
         f_price = None
-    elif f_price < -9223372036854775807:
+    elif f_price < 0 and f_price < -9223372036854775807:
         raise _rt.bad_int("RfqRecord.price", f_price, -9223372036854775807, 9223372036854775807, None)
-    if f_expire_time_ms < -9223372036854775807:
+    if f_expire_time_ms < 0 and f_expire_time_ms < -9223372036854775807:
         raise _rt.bad_int(
             "RfqRecord.expire_time_ms",
             f_expire_time_ms,
@@ -4274,7 +4910,7 @@ def _decode_rfq_record(
             9223372036854775807,
             -9223372036854775808,
         )
-    if f_created_time_ms < -9223372036854775807:
+    if f_created_time_ms < 0 and f_created_time_ms < -9223372036854775807:
         raise _rt.bad_int(
             "RfqRecord.created_time_ms",
             f_created_time_ms,
@@ -4282,11 +4918,8 @@ def _decode_rfq_record(
             9223372036854775807,
             -9223372036854775808,
         )
-    v_cl_ord_id = f_cl_ord_id.rstrip(b"\x00")
-    if 0 in v_cl_ord_id:
-        v_cl_ord_id = v_cl_ord_id[: v_cl_ord_id.index(0)]
     try:
-        v_cl_ord_id = v_cl_ord_id.decode("ascii")
+        v_cl_ord_id = f_cl_ord_id.partition(b"\x00")[0].decode("ascii")
     except UnicodeDecodeError:
         raise _rt.bad_chars_bytes("RfqRecord.cl_ord_id", f_cl_ord_id, "ascii") from None
     msg = _new(RfqRecord)
@@ -4304,6 +4937,82 @@ def _decode_rfq_record(
     msg.created_time_ms = f_created_time_ms
     msg.cl_ord_id = v_cl_ord_id
     return msg, end
+
+
+def _fast_rfq_record(buf: Buffer, offset: int, length: int | None) -> Message:
+    """``decode`` of RfqRecord at our version and block length; any other frame: ``decode_from``."""
+    try:
+        (
+            header,
+            f_rfq_id,
+            f_correlation_id,
+            f_requester_user_id,
+            f_responder_user_id,
+            f_last_price_user_id,
+            f_instrument_id,
+            f_side,
+            f_state,
+            f_quantity,
+            f_price,
+            f_expire_time_ms,
+            f_created_time_ms,
+            f_cl_ord_id,
+        ) = _RFQ_RECORD.unpack_from(buf, offset)
+    except _rt.FOREIGN_ERRORS:
+        return decode_from(buf, offset, length)[0]
+    if header != 284485751537750 or offset < 0 or (length is not None and length != 94):
+        return decode_from(buf, offset, length)[0]
+    if f_rfq_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    if f_requester_user_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_responder_user_id == -2147483648:
+        f_responder_user_id = None
+    elif f_responder_user_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_last_price_user_id == -2147483648:
+        f_last_price_user_id = None
+    elif f_last_price_user_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_instrument_id < 1:
+        return decode_from(buf, offset, length)[0]
+    v_side = _SIDE_BY_VALUE[f_side]
+    if v_side is None:
+        return decode_from(buf, offset, length)[0]
+    v_state = _RFQ_STATE_BY_VALUE[f_state]
+    if v_state is None:
+        return decode_from(buf, offset, length)[0]
+    if f_quantity < 0 and f_quantity < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    if f_price == -9223372036854775808:
+        f_price = None
+    elif f_price < 0 and f_price < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    if f_expire_time_ms < 0 and f_expire_time_ms < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    if f_created_time_ms < 0 and f_created_time_ms < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    try:
+        v_cl_ord_id = f_cl_ord_id.partition(b"\x00")[0].decode("ascii")
+    except UnicodeDecodeError:
+        return decode_from(buf, offset, length)[0]
+    msg: RfqRecord = _new(RfqRecord)
+    msg.rfq_id = f_rfq_id
+    msg.correlation_id = f_correlation_id
+    msg.requester_user_id = f_requester_user_id
+    msg.responder_user_id = f_responder_user_id
+    msg.last_price_user_id = f_last_price_user_id
+    msg.instrument_id = f_instrument_id
+    msg.side = v_side
+    msg.state = v_state
+    msg.quantity = f_quantity
+    msg.price = f_price
+    msg.expire_time_ms = f_expire_time_ms
+    msg.created_time_ms = f_created_time_ms
+    msg.cl_ord_id = v_cl_ord_id
+    return msg
 
 
 _DEDUPE_RECORD_OUTCOMES_DIMENSION = struct.Struct("<HH")
@@ -4411,7 +5120,7 @@ def _decode_dedupe_record_outcomes(
     return entries, pos
 
 
-_DEDUPE_RECORD = struct.Struct("<HHHHqq")
+_DEDUPE_RECORD = struct.Struct("<Qqq")
 _DEDUPE_RECORD_BLOCK = struct.Struct("<qq")
 _DEDUPE_RECORD_LAYOUT = _rt.BlockLayout(
     "DedupeRecord",
@@ -4482,7 +5191,7 @@ class DedupeRecord:
             if offset < 0 or offset + size > len(buf):
                 raise _rt.no_room("DedupeRecord", offset, size, len(buf))
             f_correlation_id = self.correlation_id
-            if f_correlation_id < -9223372036854775807:
+            if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
                 raise _rt.bad_int(
                     "DedupeRecord.correlation_id",
                     f_correlation_id,
@@ -4491,7 +5200,7 @@ class DedupeRecord:
                     -9223372036854775808,
                 )
             f_applied_time_ms = self.applied_time_ms
-            if f_applied_time_ms < -9223372036854775807:
+            if f_applied_time_ms < 0 and f_applied_time_ms < -9223372036854775807:
                 raise _rt.bad_int(
                     "DedupeRecord.applied_time_ms",
                     f_applied_time_ms,
@@ -4499,7 +5208,7 @@ class DedupeRecord:
                     9223372036854775807,
                     -9223372036854775808,
                 )
-            _DEDUPE_RECORD.pack_into(buf, offset, 16, 43, 701, 1, f_correlation_id, f_applied_time_ms)
+            _DEDUPE_RECORD.pack_into(buf, offset, 284485751603216, f_correlation_id, f_applied_time_ms)
             pos = offset + 24
             pos = _encode_dedupe_record_outcomes(self.outcomes, buf, pos)
         except CodecError as exc:
@@ -4523,7 +5232,7 @@ def _decode_dedupe_record(
         f_correlation_id, f_applied_time_ms = _rt.read_block(
             buf, pos, block_length, version, _DEDUPE_RECORD_LAYOUT
         )
-    if f_correlation_id < -9223372036854775807:
+    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
         raise _rt.bad_int(
             "DedupeRecord.correlation_id",
             f_correlation_id,
@@ -4531,7 +5240,7 @@ def _decode_dedupe_record(
             9223372036854775807,
             -9223372036854775808,
         )
-    if f_applied_time_ms < -9223372036854775807:
+    if f_applied_time_ms < 0 and f_applied_time_ms < -9223372036854775807:
         raise _rt.bad_int(
             "DedupeRecord.applied_time_ms",
             f_applied_time_ms,
@@ -4547,7 +5256,7 @@ def _decode_dedupe_record(
     return msg, pos
 
 
-_SNAPSHOT_END = struct.Struct("<HHHHq")
+_SNAPSHOT_END = struct.Struct("<Qq")
 _SNAPSHOT_END_BLOCK = struct.Struct("<q")
 _SNAPSHOT_END_LAYOUT = _rt.BlockLayout(
     "SnapshotEnd",
@@ -4601,7 +5310,7 @@ class SnapshotEnd:
                 raise _rt.bad_int(
                     "SnapshotEnd.record_count", f_record_count, 0, 9223372036854775807, -9223372036854775808
                 )
-            _SNAPSHOT_END.pack_into(buf, offset, 8, 44, 701, 1, f_record_count)
+            _SNAPSHOT_END.pack_into(buf, offset, 284485751668744, f_record_count)
         except CodecError as exc:
             exc.template_id = 44
             raise
@@ -4628,6 +5337,21 @@ def _decode_snapshot_end(
     msg = _new(SnapshotEnd)
     msg.record_count = f_record_count
     return msg, end
+
+
+def _fast_snapshot_end(buf: Buffer, offset: int, length: int | None) -> Message:
+    """``decode`` of SnapshotEnd at our version and block length; any other frame: ``decode_from``."""
+    try:
+        header, f_record_count = _SNAPSHOT_END.unpack_from(buf, offset)
+    except _rt.FOREIGN_ERRORS:
+        return decode_from(buf, offset, length)[0]
+    if header != 284485751668744 or offset < 0 or (length is not None and length != 16):
+        return decode_from(buf, offset, length)[0]
+    if f_record_count < 0:
+        return decode_from(buf, offset, length)[0]
+    msg: SnapshotEnd = _new(SnapshotEnd)
+    msg.record_count = f_record_count
+    return msg
 
 
 Message: TypeAlias = (
@@ -4739,6 +5463,39 @@ _CURRENT: dict[int, Callable[..., tuple[Message, int]]] = {
 }
 """Decoders by the whole header (as one integer) of a frame at our version and block length."""
 _TEMPLATE_OF = {decoder: template_id for template_id, decoder in _DECODERS.items()}
+_FAST_BY_BYTE: dict[int, Callable[[Buffer, int, int | None], Message]] = {
+    1: _fast_add_instrument,
+    2: _fast_enable_instrument,
+    3: _fast_create_rfq,
+    4: _fast_quote_rfq,
+    5: _fast_counter_rfq,
+    6: _fast_accept_rfq,
+    7: _fast_reject_rfq,
+    8: _fast_cancel_rfq,
+    20: _fast_command_rejected,
+    21: _fast_instrument_added,
+    22: _fast_instrument_enabled,
+    23: _fast_rfq_created,
+    24: _fast_rfq_quoted,
+    25: _fast_rfq_countered,
+    26: _fast_rfq_accepted,
+    27: _fast_rfq_rejected,
+    28: _fast_rfq_canceled,
+    29: _fast_rfq_expired,
+    40: _fast_snapshot_begin,
+    41: _fast_instrument_record,
+    42: _fast_rfq_record,
+    44: _fast_snapshot_end,
+}
+
+
+def _decode_any(buf: Buffer, offset: int, length: int | None) -> Message:
+    """``decode`` of any frame: :func:`decode_from` without the end offset."""
+    return decode_from(buf, offset, length)[0]
+
+
+_FAST = tuple(_FAST_BY_BYTE.get(byte, _decode_any) for byte in range(256))
+"""``decode`` by the low byte of templateId: a fixed-size message at our version, else any."""
 
 
 def _decode_other(buf: Buffer, offset: int, length: int | None, limit: int) -> tuple[Message, int]:
@@ -4802,28 +5559,12 @@ def decode_from(buf: Buffer, offset: int = 0, length: int | None = None) -> tupl
 
 
 def decode(buf: Buffer, offset: int = 0, length: int | None = None) -> Message:
-    """Decode the frame at ``offset``; :func:`decode_from` without the end offset (inlined: hot path)."""
+    """Decode the frame at ``offset``; :func:`decode_from` without the end offset (hot path: ``_FAST``)."""
     try:
-        size = len(buf)
-        limit = size if length is None else offset + length
-        if offset < 0 or limit > size or limit - offset < 8:
-            raise _rt.bad_buffer(buf, offset, length, 8, None)
-        (header,) = _HEADER_WORD.unpack_from(buf, offset)
-    except _rt.FOREIGN_ERRORS as exc:
-        raise _rt.bad_buffer(buf, offset, length, 8, exc) from None
-    decoder = _CURRENT.get(header)
-    if decoder is None:
-        return _decode_other(buf, offset, length, limit)[0]
-    try:
-        msg, end = decoder(buf, offset, limit)
-    except CodecError as exc:
-        exc.template_id = _TEMPLATE_OF[decoder]
-        raise
-    except _rt.FOREIGN_ERRORS as exc:
-        raise _rt.malformed(_TEMPLATE_OF[decoder], exc) from None
-    if length is not None and end != limit:
-        raise _rt.trailing_bytes(type(msg).__name__, end, limit)
-    return msg
+        fast = _FAST[buf[offset + 2]]
+    except Exception:  # not an int-indexed buffer, a bad offset, ...: decode_from says what
+        fast = _decode_any
+    return fast(buf, offset, length)
 
 
 def encode(msg: Message) -> bytes:

@@ -4,6 +4,12 @@ The output is one readable module, formatted the way ``ruff format`` leaves it (
 the drift test agree), with one precompiled ``struct.Struct`` for each message's header + block and
 for each group entry's block. See ``docs/codec-api.md`` for the API it must keep. The code of the
 blocks, groups and var data themselves comes from :mod:`.emit_codec`.
+
+The hot path: ``decode`` looks up the low byte of templateId in a table of ``_fast_<message>``
+functions (fixed-size messages), each of which unpacks header and block with that one struct,
+compares the header as one integer with our version's and checks every field; a frame that is not
+of our version and block length, or that fails any check, goes to ``decode_from`` (the general path,
+which also builds the precise error), so both paths always agree.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from __future__ import annotations
 from .emit_codec import CodecEmitter, Container, FieldInfo, struct_format
 from .ir import Composite, EnumType, Field, GeneratorError, Group, Message, Schema, SetType, SimpleType
 from .naming import class_name, constant_name, identifier, snake
-from .plans import LINE, Leaf, Plan, call_lines, codec_name, collapsed_member, plan_for, q
+from .plans import LINE, Leaf, Plan, assign_lines, call_lines, codec_name, collapsed_member, plan_for, q
 
 __all__ = ["emit_module"]
 
@@ -42,6 +48,11 @@ class _Module(CodecEmitter):
         self.out: list[str] = []
         self.header_len = schema.header.size
         self.uses_nan = False
+        # The hot path reads the 8-byte header as one integer (packed as one too), and dispatches on
+        # the least significant byte of templateId (its index in the header: ``self.template_byte``).
+        tid = next((m for m in schema.header.members if m.name == "templateId"), None)
+        self.fast = self.header_len == 8 and tid is not None
+        self.template_byte = 0 if tid is None else tid.offset + (0 if self.bo == "<" else tid.type.size - 1)
 
     # ------------------------------------------------------------------ helpers
     def w(self, *lines: str) -> None:
@@ -157,7 +168,8 @@ class _Module(CodecEmitter):
                     self.w(f"    {identifier(name)} = {value}")
                 self.w("", "")
                 c = constant_name(t.name)
-                self.w(f"_{c}_RAW = {{m.value: m.value for m in {t.name}}}.get")
+                # keyed by the members, so that a member (the usual value) is found by identity
+                self.w(f"_{c}_RAW = {{m: m.value for m in {t.name}}}")
                 if t.encoding.size == 1:  # a tuple index is cheaper than a dict lookup (int8: v % 256)
                     by_value = f"tuple(_{c}_MEMBERS.get(i - 256 if i > 127 else i) for i in range(256))"
                     if not t.encoding.is_signed:
@@ -332,6 +344,8 @@ class _Module(CodecEmitter):
             assert isinstance(hm.type, SimpleType)
             hdr_leaves.append(Leaf(hm.type.primitive.code, hm.offset, hm.type.size, "0"))
         leaves = [Leaf(lf.code, lf.offset + self.header_len, lf.size, lf.null) for lf in c.leaves]
+        if self.fast:  # the header as one integer: one argument to pack, one value to compare
+            hdr_leaves = [Leaf("Q", 0, 8, "0")]
         self.w("", "", f"_{cname} = struct.Struct({q(struct_format(self.bo, hdr_leaves + leaves, total))})")
         if c.leaves:
             self.w(f"_{cname}_BLOCK = struct.Struct({q(struct_format(self.bo, c.leaves, m.block_length))})")
@@ -366,8 +380,8 @@ class _Module(CodecEmitter):
             self.w(f"{ind}if offset < 0 or offset + size > len(buf):")
             self.w(f"{ind}    raise _rt.no_room({q(m.name)}, offset, size, len(buf))")
         args = self.encode_fields(c, "self", ind)
-        hdr_args = []
-        for hm in s.header.members:
+        hdr_args = [str(self.header_word(m.id))] if self.fast else []
+        for hm in [] if self.fast else s.header.members:
             hdr_args.append(
                 {
                     "blockLength": str(m.block_length),
@@ -417,8 +431,46 @@ class _Module(CodecEmitter):
             self.w("    pos = end")
             self.decode_parts(c, "msg", "    ")
             self.w("    return msg, pos")
+        if fixed and self.fast:
+            self.fast_decoder(m, c)
         self.decoders.append((m.id, fn))
         self.names.append(m.name)
+
+    def fast_decoder(self, m: Message, c: Container) -> None:
+        """``decode`` of a current frame of a fixed-size message: header and block in one unpack.
+
+        Whatever is not a valid frame of our version and block length exactly filling ``length``
+        (a short buffer, a bad value, ...) goes to ``decode_from``, which decodes it or raises the
+        precise error; so this path only ever returns what ``decode_from`` would return.
+        """
+        total = self.header_len + m.block_length
+        fail = "return decode_from(buf, offset, length)[0]"
+        fn = f"_fast_{snake(m.name)}"
+        self.w("", "")
+        self.w(
+            *call_lines(
+                "", f"def {fn}(", ["buf: Buffer", "offset: int", "length: int | None"], ") -> Message:"
+            )
+        )
+        self.w(
+            *_doc(
+                "    ",
+                f"``decode`` of {m.name} at our version and block length; any other frame: ``decode_from``.",
+            )
+        )
+        self.w("    try:")
+        raws = ["header", *self.raw_names(c)]
+        self.w(*assign_lines("        ", raws, f"_{constant_name(m.name)}.unpack_from(", ["buf", "offset"]))
+        self.w("    except _rt.FOREIGN_ERRORS:", f"        {fail}")
+        word = self.header_word(m.id)
+        self.w(f"    if header != {word} or offset < 0 or (length is not None and length != {total}):")
+        self.w(f"        {fail}")
+        values = self.convert_block(c, "    ", fail)
+        self.w(f"    msg: {m.name} = _new({m.name})")
+        for attr, expr in values:
+            self.w(f"    msg.{attr} = {expr}")
+        self.w("    return msg")
+        self.fast_decoders.append((m.id, fn))
 
     def group_entry_classes(self, c: Container, g: Group) -> None:
         """The structs, layout and value class of the entries of group ``g``; nested groups first."""
@@ -513,8 +565,16 @@ class _Module(CodecEmitter):
         ]
         fast_call = [ln.replace("msg_template(decoder)", "_TEMPLATE_OF[decoder]") for ln in fast_call]
         other = "        return _decode_other(buf, offset, length, limit)"
-        decode_body = [*frame_checks, other + "[0]", *fast_call, "    return msg"]
         decode_from_body = [*frame_checks, other, *fast_call, "    return msg, end"]
+        # decode: a fixed-size message at our version in one call (_fast_*), found by the low byte of
+        # templateId (the header check in _fast_* makes a byte shared with another template harmless)
+        decode_body = [
+            "    try:",
+            f"        fast = _FAST[buf[offset + {self.template_byte}]]",
+            "    except Exception:  # not an int-indexed buffer, a bad offset, ...: decode_from says what",
+            "        fast = _decode_any",
+            "    return fast(buf, offset, length)",
+        ]
         self.w("", "")
         if fast:
             self.w(f"_HEADER_WORD = struct.Struct({q(self.bo + 'Q')})")
@@ -528,6 +588,25 @@ class _Module(CodecEmitter):
             '"""Decoders by the whole header (as one integer) of a frame at our version and block length."""'
         )
         self.w("_TEMPLATE_OF = {decoder: template_id for template_id, decoder in _DECODERS.items()}")
+        by_byte: dict[int, list[str]] = {}
+        for mid, fn in self.fast_decoders:
+            by_byte.setdefault(mid & 0xFF, []).append(fn)
+        self.w("_FAST_BY_BYTE: dict[int, Callable[[Buffer, int, int | None], Message]] = {")
+        for byte, fns in sorted(by_byte.items()):
+            if len(fns) == 1:  # templates sharing a low byte take the general path
+                self.w(f"    {byte}: {fns[0]},")
+        self.w("}")
+        self.w(
+            "",
+            "",
+            "def _decode_any(buf: Buffer, offset: int, length: int | None) -> Message:",
+            '    """``decode`` of any frame: :func:`decode_from` without the end offset."""',
+            "    return decode_from(buf, offset, length)[0]",
+            "",
+            "",
+            "_FAST = tuple(_FAST_BY_BYTE.get(byte, _decode_any) for byte in range(256))",
+            '"""``decode`` by the low byte of templateId: a fixed-size message at our version, else any."""',
+        )
         self.w(
             "",
             "",
@@ -578,7 +657,7 @@ class _Module(CodecEmitter):
             "",
             "def decode(buf: Buffer, offset: int = 0, length: int | None = None) -> Message:",
             '    """Decode the frame at ``offset``; :func:`decode_from` without the end offset'
-            ' (inlined: hot path)."""',
+            ' (hot path: ``_FAST``)."""',
             *decode_body,
             "",
             "",
@@ -596,6 +675,7 @@ class _Module(CodecEmitter):
 
     def build(self) -> str:
         self.decoders: list[tuple[int, str]] = []
+        self.fast_decoders: list[tuple[int, str]] = []
         self.names: list[str] = []
         self.preamble()
         self.var_data_structs()

@@ -112,8 +112,11 @@ class CodecEmitter:
                 raws += [f"f_{f.attr}"] if n == 1 else [f"f_{f.attr}_{i}" for i in range(n)]
         return raws
 
-    def convert_block(self, c: Container, ind: str) -> list[tuple[str, str]]:
-        """Lines that check the raw locals and make them values; (attr, expr) pairs."""
+    def convert_block(self, c: Container, ind: str, fail: str = "") -> list[tuple[str, str]]:
+        """Lines that check the raw locals and make them values; (attr, expr) pairs.
+
+        ``fail``: the statement a failed check runs instead of raising (see ``Plan.decode``).
+        """
         raws = self.raw_names(c)
         values = []
         i = 0
@@ -121,7 +124,7 @@ class CodecEmitter:
             if f.plan is None:
                 continue
             n = len(f.plan.leaves)
-            values.append((f.attr, f.plan.decode(raws[i : i + n], f"v_{f.attr}", self.out, ind)))
+            values.append((f.attr, f.plan.decode(raws[i : i + n], f"v_{f.attr}", self.out, ind, fail)))
             i += n
         return values
 

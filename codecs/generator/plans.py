@@ -127,9 +127,22 @@ class Plan:
         """Append lines that validate ``src`` into locals; return the pack arguments."""
         raise NotImplementedError
 
-    def decode(self, raws: list[str], var: str, out: list[str], ind: str) -> str:
-        """Append lines that turn ``raws`` (this plan's leaves) into the value; return its expression."""
+    def decode(self, raws: list[str], var: str, out: list[str], ind: str, fail: str = "") -> str:
+        """Append lines that turn ``raws`` (this plan's leaves) into the value; return its expression.
+
+        ``fail``: the statement run instead of raising the precise error when a check fails (the fast
+        path of ``decode`` hands such a frame to the general path, which raises it).
+        """
         raise NotImplementedError
+
+
+def _fail_lines(ind: str, fail: str, fn: str, args: list[str], suffix: str = "") -> list[str]:
+    """``raise _rt.fn(args)`` (laid out as ruff format does), or the ``fail`` statement instead."""
+    return [f"{ind}{fail}"] if fail else raise_lines(ind, fn, args, suffix)
+
+
+_COMPACT = 2**30
+"""CPython's "compact" ints (one 30-bit digit): comparisons of two of them are specialised (fast)."""
 
 
 def _range_cond(
@@ -140,6 +153,10 @@ def _range_cond(
     if need_lo and need_hi:
         return f"not {py_literal(lo)} <= {var} <= {py_literal(hi)}"
     if need_lo:
+        if isinstance(lo, int) and lo < -_COMPACT:
+            # a non-negative value (the usual one) is told by one compare with a small int, which CPython
+            # specialises for small values; the full compare with a big bound only runs for negatives
+            return f"{var} < 0 and {var} < {lo}"
         return f"{var} < {py_literal(lo)}"
     if need_hi:
         return f"{var} > {py_literal(hi)}"
@@ -154,27 +171,27 @@ class IntPlan(Plan):
     type_lo: int = 0
     type_hi: int = 0
 
-    def _raise(self, ind: str, var: str) -> list[str]:
+    def _raise(self, ind: str, var: str, fail: str) -> list[str]:
         null = "None" if self.optional else str(self.null)
-        return raise_lines(ind, "bad_int", [q(self.label), var, str(self.lo), str(self.hi), null])
+        return _fail_lines(ind, fail, "bad_int", [q(self.label), var, str(self.lo), str(self.hi), null])
 
-    def _checks(self, var: str, out: list[str], ind: str, is_null: str, to_null: str) -> None:
+    def _checks(self, var: str, out: list[str], ind: str, is_null: str, to_null: str, fail: str = "") -> None:
         cond = _range_cond(var, self.lo, self.hi, self.type_lo, self.type_hi)
         if self.optional:
             out += [f"{ind}if {is_null}:", f"{ind}    {to_null}"]
             if cond:
-                out += [f"{ind}elif {cond}:", *self._raise(ind + "    ", var)]
+                out += [f"{ind}elif {cond}:", *self._raise(ind + "    ", var, fail)]
         elif cond:
-            out += [f"{ind}if {cond}:", *self._raise(ind + "    ", var)]
+            out += [f"{ind}if {cond}:", *self._raise(ind + "    ", var, fail)]
 
     def encode(self, src: str, var: str, out: list[str], ind: str) -> list[str]:
         out.append(f"{ind}{var} = {src}")
         self._checks(var, out, ind, f"{var} is None", f"{var} = {self.null}")
         return [var]
 
-    def decode(self, raws: list[str], var: str, out: list[str], ind: str) -> str:
+    def decode(self, raws: list[str], var: str, out: list[str], ind: str, fail: str = "") -> str:
         (raw,) = raws
-        self._checks(raw, out, ind, f"{raw} == {self.null}", f"{raw} = None")
+        self._checks(raw, out, ind, f"{raw} == {self.null}", f"{raw} = None", fail)
         return raw
 
 
@@ -183,10 +200,10 @@ class FloatPlan(Plan):
     lo: float = 0.0
     hi: float = 0.0
 
-    def _checks(self, var: str, out: list[str], ind: str, is_null: str, to_null: str) -> None:
+    def _checks(self, var: str, out: list[str], ind: str, is_null: str, to_null: str, fail: str = "") -> None:
         cond = f"not {py_literal(self.lo)} <= {var} <= {py_literal(self.hi)}"
-        error = raise_lines(
-            ind + "    ", "bad_float", [q(self.label), var, py_literal(self.lo), py_literal(self.hi)]
+        error = _fail_lines(
+            ind + "    ", fail, "bad_float", [q(self.label), var, py_literal(self.lo), py_literal(self.hi)]
         )
         if self.optional:
             out += [f"{ind}if {is_null}:", f"{ind}    {to_null}", f"{ind}elif {cond}:", *error]
@@ -198,9 +215,9 @@ class FloatPlan(Plan):
         self._checks(var, out, ind, f"{var} is None", f"{var} = _NAN")
         return [var]
 
-    def decode(self, raws: list[str], var: str, out: list[str], ind: str) -> str:
+    def decode(self, raws: list[str], var: str, out: list[str], ind: str, fail: str = "") -> str:
         (raw,) = raws
-        self._checks(raw, out, ind, f"_rt.isnan({raw})", f"{raw} = None")
+        self._checks(raw, out, ind, f"_rt.isnan({raw})", f"{raw} = None", fail)
         return raw
 
 
@@ -222,17 +239,20 @@ class CharsPlan(Plan):
         out += raise_lines(ind + "    ", "bad_chars", args)
         return [var]
 
-    def decode(self, raws: list[str], var: str, out: list[str], ind: str) -> str:
+    def decode(self, raws: list[str], var: str, out: list[str], ind: str, fail: str = "") -> str:
         (raw,) = raws
         tail = " or None" if self.optional else ""
-        # rstrip is the cheap common case; a NUL inside (rare) still ends the string, as in sbe-tool
-        out.append(f'{ind}{var} = {raw}.rstrip(b"\\x00")')
-        out.append(f"{ind}if 0 in {var}:")
-        out.append(f"{ind}    {var} = {var}[: {var}.index(0)]")
+        # the bytes before the first NUL (a NUL ends the string, as in sbe-tool), in one partition
         out.append(f"{ind}try:")
-        out.append(f"{ind}    {var} = {var}.decode({q(self.codec)}){tail}")
+        head = f'{ind}    {var} = {raw}.partition(b"\\x00")[0]'
+        decode = f".decode({q(self.codec)}){tail}"
+        if len(head + decode) <= LINE:
+            out.append(head + decode)
+        else:
+            out += [head, f"{ind}    {var} = {var}{decode}"]
         out.append(f"{ind}except UnicodeDecodeError:")
-        out += raise_lines(ind + "    ", "bad_chars_bytes", [q(self.label), raw, q(self.codec)], " from None")
+        args = [q(self.label), raw, q(self.codec)]
+        out += _fail_lines(ind + "    ", fail, "bad_chars_bytes", args, " from None")
         return var
 
 
@@ -245,15 +265,16 @@ class EnumPlan(Plan):
     def encode(self, src: str, var: str, out: list[str], ind: str) -> list[str]:
         # a dict lookup both checks the value and gives a plain int, which struct packs faster than an IntEnum
         raw = f"_{constant_name(self.enum)}_RAW"
-        error = raise_lines(ind + "    ", "bad_enum", [q(self.label), src, self.enum])
+        error = raise_lines(ind + "    ", "bad_enum", [q(self.label), src, self.enum], " from None")
+        out.append(f"{ind}try:")
         if self.optional:
-            out.append(f"{ind}{var} = {self.null} if {src} is None else {raw}({src})")
+            out.append(f"{ind}    {var} = {self.null} if {src} is None else {raw}[{src}]")
         else:
-            out.append(f"{ind}{var} = {raw}({src})")
-        out += [f"{ind}if {var} is None:", *error]
+            out.append(f"{ind}    {var} = {raw}[{src}]")
+        out += [f"{ind}except KeyError:", *error]
         return [var]
 
-    def decode(self, raws: list[str], var: str, out: list[str], ind: str) -> str:
+    def decode(self, raws: list[str], var: str, out: list[str], ind: str, fail: str = "") -> str:
         (raw,) = raws
         lookup = f"_{constant_name(self.enum)}_BY_VALUE"
         if self.optional:
@@ -261,7 +282,7 @@ class EnumPlan(Plan):
             ind += "    "
         out.append(f"{ind}{var} = {lookup}[{raw}]" if self.size == 1 else f"{ind}{var} = {lookup}({raw})")
         out.append(f"{ind}if {var} is None:")
-        out += raise_lines(ind + "    ", "bad_enum", [q(self.label), raw, self.enum])
+        out += _fail_lines(ind + "    ", fail, "bad_enum", [q(self.label), raw, self.enum])
         return var
 
 
@@ -276,10 +297,10 @@ class SetPlan(Plan):
         out += raise_lines(ind + "    ", "bad_set", [q(self.label), var, self.flags, str(self.mask)])
         return [var]
 
-    def decode(self, raws: list[str], var: str, out: list[str], ind: str) -> str:
+    def decode(self, raws: list[str], var: str, out: list[str], ind: str, fail: str = "") -> str:
         (raw,) = raws
         out.append(f"{ind}if {raw} & {~self.mask}:")
-        out += raise_lines(ind + "    ", "bad_set", [q(self.label), raw, self.flags, str(self.mask)])
+        out += _fail_lines(ind + "    ", fail, "bad_set", [q(self.label), raw, self.flags, str(self.mask)])
         out.append(f"{ind}{var} = {self.flags}({raw})")
         return var
 
@@ -296,12 +317,12 @@ class CompositePlan(Plan):
             args += plan.encode(f"{var}.{attr}", f"{var}_{attr}", out, ind)
         return args
 
-    def decode(self, raws: list[str], var: str, out: list[str], ind: str) -> str:
+    def decode(self, raws: list[str], var: str, out: list[str], ind: str, fail: str = "") -> str:
         values: list[tuple[str, str]] = []
         i = 0
         for attr, plan in self.members:
             n = len(plan.leaves)
-            values.append((attr, plan.decode(raws[i : i + n], f"{var}_{attr}", out, ind)))
+            values.append((attr, plan.decode(raws[i : i + n], f"{var}_{attr}", out, ind, fail)))
             i += n
         out.append(f"{ind}{var} = _new({self.cls})")
         for attr, expr in values:
