@@ -76,12 +76,17 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=256, help="frames in flight in throughput runs")
     parser.add_argument("--rate", type=int, default=5_000, help="paced rate of the latency runs (msg/s)")
     parser.add_argument("--latency-messages", type=int, default=50_000)
+    parser.add_argument("--warmup-messages", type=int, default=100_000, help="per service, not measured")
     args = parser.parse_args()
 
     jvm.start()
     throughput: dict[str, list[Run]] = {"python": [], "java": []}
     latency: dict[str, list[Run]] = {"python": [], "java": []}
     load_before = os.getloadavg()
+    # One unmeasured run of each first: the JIT compiles Aeron's paths during the process's first
+    # runs, which would otherwise count against whichever service goes first.
+    for name in ("python", "java"):
+        measure(services()[name], args.warmup_messages, args.window, 0)
     for round_no in range(args.rounds):
         for name in ("python", "java") if round_no % 2 == 0 else ("java", "python"):
             throughput[name].append(measure(services()[name], args.messages, args.window, 0))
@@ -103,7 +108,7 @@ def main() -> None:
         "# bench-echo: Python service host vs Java echo service (same run)",
         "",
         f"Command: `make bench-echo` (`bench/echo.py --rounds {args.rounds} --messages {args.messages} "
-        f"--window {args.window} --rate {args.rate}`)",
+        f"--window {args.window} --rate {args.rate} --warmup-messages {args.warmup_messages}`)",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"load average {load_before[0]:.2f} before, {load_after[0]:.2f} after.",
         "Cluster: one embedded node (SHARED driver and archive threads, backoff idle), UDP ingress on "
