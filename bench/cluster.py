@@ -58,7 +58,7 @@ import jpype
 import numpy as np
 
 from rfq import jvm
-from rfq.cluster.domain import Command, StateMachine
+from rfq.cluster.domain import Command, NullTimers, StateMachine
 from rfq.cluster.echo import EchoService
 from rfq.cluster.host import OUTBOUND_CAPACITY, Actions
 from rfq.cluster.local import LocalCluster
@@ -229,18 +229,6 @@ def echo_records(first: int, count: int) -> bytes:
 
 
 # --------------------------------------------------------------------------------------- service path
-class _NoTimers:
-    """A timer port that does nothing: apply()'s own cost (the real one only writes action records)."""
-
-    __slots__ = ()
-
-    def schedule(self, correlation_id: int, deadline_ms: int) -> None:
-        pass
-
-    def cancel(self, correlation_id: int) -> None:
-        pass
-
-
 @dataclass(frozen=True)
 class ServicePath:
     """CPU µs per command of the Python service path, replayed in this thread without Aeron."""
@@ -305,7 +293,7 @@ def profile_service_path(count: int, repeats: int = 3) -> ServicePath:
         return timed(body)
 
     def apply() -> float:
-        machine = StateMachine(_NoTimers())
+        machine = StateMachine(NullTimers())
         for view in setup:
             machine.apply(rfq_sbe.decode(view), now)
         commands = [rfq_sbe.decode(view) for view in views]

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rfq.cluster.domain import Command, StateMachine
+from rfq.cluster.domain import Command, NullTimers, StateMachine
 from rfq.codecs.rfq_sbe import (
     AcceptRfq,
     AddInstrument,
@@ -69,18 +69,6 @@ PATTERNS: list[list[str]] = [
     ["create", "quote", "cancel"],
     ["create", "quote", "counter", "accept"],
 ]
-
-
-class NullTimers:
-    """A timer port that does nothing: the domain's cost only."""
-
-    __slots__ = ()
-
-    def schedule(self, correlation_id: int, deadline_ms: int) -> None:
-        pass
-
-    def cancel(self, correlation_id: int) -> None:
-        pass
 
 
 def setup_commands() -> list[Command]:

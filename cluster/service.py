@@ -31,7 +31,6 @@ from rfq.codecs import rfq_sbe
 from rfq.codecs.errors import (
     BadValueError,
     CodecError,
-    ShortBufferError,
     UnknownTemplateError,
     UnsupportedVersionError,
     WrongSchemaError,
@@ -60,9 +59,7 @@ def rejection_for(frame: memoryview, error: CodecError, timestamp_ms: int) -> Co
         reason = RejectReason.UNSUPPORTED_VERSION
     elif isinstance(error, BadValueError):
         reason = RejectReason.INVALID_FIELD
-    elif isinstance(error, ShortBufferError):
-        reason = RejectReason.MALFORMED_FRAME
-    else:
+    else:  # short, truncated, bad block length, trailing bytes...
         reason = RejectReason.MALFORMED_FRAME
     return CommandRejected(
         correlation_id=correlation_id,

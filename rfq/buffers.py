@@ -23,10 +23,3 @@ class SharedBuffer:
         self.byte_buffer: Any = jvm.jclass("java.nio.ByteBuffer").allocateDirect(capacity)
         self.unsafe: Any = jvm.jclass("org.agrona.concurrent.UnsafeBuffer")(self.byte_buffer)
         self.view = memoryview(self.byte_buffer).cast("B")
-
-    def copy_from(self, buffer: Any, offset: int, length: int) -> memoryview:
-        """Copy ``length`` bytes of a Java ``DirectBuffer`` into this one; return a view of them."""
-        if length > self.capacity:
-            raise ValueError(f"frame of {length} bytes exceeds the {self.capacity}-byte buffer")
-        buffer.getBytes(offset, self.unsafe, 0, length)
-        return self.view[:length]

@@ -15,7 +15,7 @@ from rfq.cluster.domain.outcome import Audience, Outcome
 from rfq.cluster.domain.rfqs import ACTIVE_STATES, TERMINAL_STATES, TRANSITIONS
 from rfq.cluster.domain.snapshot import SnapshotError
 from rfq.cluster.domain.state_machine import StateMachine
-from rfq.cluster.domain.timers import InMemoryTimers, TimerPort
+from rfq.cluster.domain.timers import InMemoryTimers, NullTimers, TimerPort
 
 __all__ = [
     "ACTIVE_STATES",
@@ -27,6 +27,7 @@ __all__ = [
     "DedupeWindow",
     "Event",
     "InMemoryTimers",
+    "NullTimers",
     "Outcome",
     "SnapshotError",
     "SnapshotRecord",

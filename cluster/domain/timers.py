@@ -28,6 +28,18 @@ class TimerPort(Protocol):
         """Withdraw the timer ``correlation_id`` if it is pending."""
 
 
+class NullTimers:
+    """A ``TimerPort`` that ignores every request: for measuring the state machine's own cost."""
+
+    __slots__ = ()
+
+    def schedule(self, correlation_id: int, deadline_ms: int) -> None:
+        pass
+
+    def cancel(self, correlation_id: int) -> None:
+        pass
+
+
 class InMemoryTimers:
     """A deterministic ``TimerPort`` for tests, benchmarks and offline replay.
 
