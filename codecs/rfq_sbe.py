@@ -55,7 +55,7 @@ _BOOLEAN_TYPE_BY_VALUE = tuple(_BOOLEAN_TYPE_MEMBERS.get(i) for i in range(256))
 
 
 class Side(enum.IntEnum):
-    """The requester's side: BUY means the requester buys from the responder"""
+    """The requester's side: BUY means the requester buys from the dealer it trades with"""
 
     BUY = 1
     SELL = 2
@@ -81,49 +81,70 @@ class RejectReason(enum.IntEnum):
     INVALID_QUANTITY = 10
     QUANTITY_BELOW_MINIMUM = 11
     EXPIRY_NOT_IN_FUTURE = 12
-    UNKNOWN_RFQ = 13
-    RFQ_NOT_ACTIVE = 14
-    ALREADY_QUOTED = 15
-    OWN_RFQ = 16
-    NOT_A_PARTY = 17
-    NOT_REQUESTER = 18
-    NO_PRICE_TO_ACT_ON = 19
-    OWN_PRICE = 20
-    INVALID_PRICE = 21
-    NO_CHANGE = 22
+    NO_DEALERS = 13
+    TOO_MANY_DEALERS = 14
+    DUPLICATE_DEALER = 15
+    REQUESTER_AS_DEALER = 16
+    UNKNOWN_RFQ = 17
+    RFQ_NOT_ACTIVE = 18
+    RFQ_EXPIRED = 19
+    ALREADY_TRADED = 20
+    NOT_INVITED = 21
+    NOT_A_PARTY = 22
+    NOT_REQUESTER = 23
+    INVALID_PRICE = 24
+    INVALID_VALIDITY = 25
+    DEALER_PASSED = 26
+    UNKNOWN_QUOTE = 27
+    QUOTE_NOT_LIVE = 28
+    COUNTER_NOT_LIVE = 29
+    NO_CHANGE = 30
+    CORRELATION_ID_REUSED = 31
 
 
 _REJECT_REASON_RAW = {m: m.value for m in RejectReason}
 _REJECT_REASON_BY_VALUE = {m.value: m for m in RejectReason}.get
 
 
-class CancelReason(enum.IntEnum):
-    """SBE enum CancelReason (uint8)."""
+class TradeKind(enum.IntEnum):
+    """How a trade was agreed"""
 
-    REQUESTER = 1
-    INSTRUMENT_DISABLED = 2
-
-
-_CANCEL_REASON_RAW = {m: m.value for m in CancelReason}
-_CANCEL_REASON_MEMBERS = {m.value: m for m in CancelReason}
-_CANCEL_REASON_BY_VALUE = tuple(_CANCEL_REASON_MEMBERS.get(i) for i in range(256))
+    QUOTE_HIT = 1
+    COUNTER_ACCEPTED = 2
 
 
-class RfqState(enum.IntEnum):
-    """SBE enum RfqState (uint8)."""
+_TRADE_KIND_RAW = {m: m.value for m in TradeKind}
+_TRADE_KIND_MEMBERS = {m.value: m for m in TradeKind}
+_TRADE_KIND_BY_VALUE = tuple(_TRADE_KIND_MEMBERS.get(i) for i in range(256))
 
-    CREATED = 0
+
+class EndReason(enum.IntEnum):
+    """Why an RFQ ended for the user an RfqEnded is addressed to"""
+
+    TRADED = 1
+    DONE_AWAY = 2
+    CANCELED = 3
+    INSTRUMENT_DISABLED = 4
+    EXPIRED = 5
+
+
+_END_REASON_RAW = {m: m.value for m in EndReason}
+_END_REASON_MEMBERS = {m.value: m for m in EndReason}
+_END_REASON_BY_VALUE = tuple(_END_REASON_MEMBERS.get(i) for i in range(256))
+
+
+class DealerState(enum.IntEnum):
+    """Where one invited dealer stands in one RFQ"""
+
+    INVITED = 0
     QUOTED = 1
-    COUNTERED = 2
-    ACCEPTED = 3
-    REJECTED = 4
-    CANCELED = 5
-    EXPIRED = 6
+    WITHDRAWN = 2
+    PASSED = 3
 
 
-_RFQ_STATE_RAW = {m: m.value for m in RfqState}
-_RFQ_STATE_MEMBERS = {m.value: m for m in RfqState}
-_RFQ_STATE_BY_VALUE = tuple(_RFQ_STATE_MEMBERS.get(i) for i in range(256))
+_DEALER_STATE_RAW = {m: m.value for m in DealerState}
+_DEALER_STATE_MEMBERS = {m.value: m for m in DealerState}
+_DEALER_STATE_BY_VALUE = tuple(_DEALER_STATE_MEMBERS.get(i) for i in range(256))
 
 
 _ADD_INSTRUMENT = struct.Struct("<QqiqB9s")
@@ -504,6 +525,90 @@ def _fast_enable_instrument(buf: Buffer, offset: int, length: int | None) -> Mes
     return msg
 
 
+_CREATE_RFQ_DEALERS_DIMENSION = struct.Struct("<HH")
+_CREATE_RFQ_DEALERS_BLOCK = struct.Struct("<i")
+_CREATE_RFQ_DEALERS_LAYOUT = _rt.BlockLayout(
+    "CreateRfq.dealers",
+    (_rt.FieldLayout(0, 0, struct.Struct("<i"), (-2147483648,)),),
+    (4,),
+)
+
+
+class CreateRfqDealers:
+    """One entry of group CreateRfq.dealers (block length 4)."""
+
+    __slots__ = ("dealer_user_id",)
+
+    _SPEC: ClassVar[tuple[_rt.Spec, ...]] = (_rt.Spec("dealer_user_id", "int", False, 1, 2147483647, None),)
+    _LAYOUT: ClassVar[_rt.BlockLayout] = _CREATE_RFQ_DEALERS_LAYOUT
+
+    dealer_user_id: int
+
+    def __init__(self, *, dealer_user_id: int) -> None:
+        self.dealer_user_id = dealer_user_id
+
+    __hash__ = None  # type: ignore[assignment]  # mutable: equal by value, not hashable
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CreateRfqDealers):
+            return NotImplemented
+        return self.dealer_user_id == other.dealer_user_id
+
+    def __repr__(self) -> str:
+        return f"CreateRfqDealers(dealer_user_id={self.dealer_user_id!r})"
+
+
+def _length_create_rfq_dealers(entries: Sequence[CreateRfqDealers]) -> int:
+    return 4 + 4 * len(entries)
+
+
+def _encode_create_rfq_dealers(entries: Sequence[CreateRfqDealers], buf: WritableBuffer, pos: int) -> int:
+    count = len(entries)
+    if count > 65534:
+        raise _rt.group_count("CreateRfq.dealers", count, 0, 65534)
+    block_length = 4
+    _CREATE_RFQ_DEALERS_DIMENSION.pack_into(buf, pos, block_length, count)
+    pos += 4
+    for entry in entries:
+        f_dealer_user_id = entry.dealer_user_id
+        if f_dealer_user_id < 1:
+            raise _rt.bad_int(
+                "CreateRfq.dealers.dealer_user_id", f_dealer_user_id, 1, 2147483647, -2147483648
+            )
+        _CREATE_RFQ_DEALERS_BLOCK.pack_into(buf, pos, f_dealer_user_id)
+        pos += 4
+    return pos
+
+
+def _decode_create_rfq_dealers(
+    buf: Buffer, pos: int, limit: int, version: int
+) -> tuple[list[CreateRfqDealers], int]:
+    if pos + 4 > limit:
+        raise _rt.short_frame("CreateRfq.dealers", pos + 4, limit, "the group header")
+    block_length, count = _CREATE_RFQ_DEALERS_DIMENSION.unpack_from(buf, pos)
+    pos += 4
+    if count > 65534:
+        raise _rt.group_count("CreateRfq.dealers", count, 0, 65534)
+    entries: list[CreateRfqDealers] = []
+    for _ in range(count):
+        end = pos + block_length
+        if end > limit:
+            raise _rt.short_frame("CreateRfq.dealers", end, limit, "a group entry")
+        if block_length >= 4:
+            (f_dealer_user_id,) = _CREATE_RFQ_DEALERS_BLOCK.unpack_from(buf, pos)
+        else:
+            (f_dealer_user_id,) = _rt.read_block(buf, pos, block_length, version, _CREATE_RFQ_DEALERS_LAYOUT)
+        if f_dealer_user_id < 1:
+            raise _rt.bad_int(
+                "CreateRfq.dealers.dealer_user_id", f_dealer_user_id, 1, 2147483647, -2147483648
+            )
+        entry = _new(CreateRfqDealers)
+        entry.dealer_user_id = f_dealer_user_id
+        pos = end
+        entries.append(entry)
+    return entries, pos
+
+
 _CREATE_RFQ = struct.Struct("<QqiiBqq20s")
 _CREATE_RFQ_BLOCK = struct.Struct("<qiiBqq20s")
 _CREATE_RFQ_LAYOUT = _rt.BlockLayout(
@@ -522,7 +627,9 @@ _CREATE_RFQ_LAYOUT = _rt.BlockLayout(
 
 
 class CreateRfq:
-    """A requester asks for a price. Template 3; block length 53, 61 bytes with the header."""
+    """A requester asks the dealers it names for a price. Template 3; block length 53; then groups and var
+    data.
+    """
 
     __slots__ = (
         "correlation_id",
@@ -532,6 +639,7 @@ class CreateRfq:
         "quantity",
         "expire_time_ms",
         "cl_ord_id",
+        "dealers",
     )
 
     TEMPLATE_ID: ClassVar[int] = 3
@@ -546,6 +654,7 @@ class CreateRfq:
         _rt.Spec("quantity", "int", False, -9223372036854775807, 9223372036854775807, None),
         _rt.Spec("expire_time_ms", "int", False, -9223372036854775807, 9223372036854775807, None),
         _rt.Spec("cl_ord_id", "str", False, 0, 0, (20, "ascii")),
+        _rt.Spec("dealers", "group", False, 0, 65534, CreateRfqDealers),
     )
     _LAYOUT: ClassVar[_rt.BlockLayout] = _CREATE_RFQ_LAYOUT
 
@@ -556,6 +665,7 @@ class CreateRfq:
     quantity: int
     expire_time_ms: int
     cl_ord_id: str
+    dealers: list[CreateRfqDealers]
 
     def __init__(
         self,
@@ -567,6 +677,7 @@ class CreateRfq:
         quantity: int,
         expire_time_ms: int,
         cl_ord_id: str,
+        dealers: Sequence[CreateRfqDealers] = (),
     ) -> None:
         self.correlation_id = correlation_id
         self.user_id = user_id
@@ -575,6 +686,7 @@ class CreateRfq:
         self.quantity = quantity
         self.expire_time_ms = expire_time_ms
         self.cl_ord_id = cl_ord_id
+        self.dealers = list(dealers)
 
     __hash__ = None  # type: ignore[assignment]  # mutable: equal by value, not hashable
 
@@ -589,6 +701,7 @@ class CreateRfq:
             and self.quantity == other.quantity
             and self.expire_time_ms == other.expire_time_ms
             and self.cl_ord_id == other.cl_ord_id
+            and self.dealers == other.dealers
         )
 
     def __repr__(self) -> str:
@@ -600,18 +713,20 @@ class CreateRfq:
             f"side={self.side!r}, "
             f"quantity={self.quantity!r}, "
             f"expire_time_ms={self.expire_time_ms!r}, "
-            f"cl_ord_id={self.cl_ord_id!r})"
+            f"cl_ord_id={self.cl_ord_id!r}, "
+            f"dealers={self.dealers!r})"
         )
 
     def encoded_length(self) -> int:
         """Bytes ``encode`` writes: header, block, groups and var data."""
-        return 61
+        return 61 + _length_create_rfq_dealers(self.dealers)
 
     def encode(self, buf: WritableBuffer, offset: int = 0) -> int:
         """Write header and message at ``offset`` of ``buf``; return the bytes written."""
         try:
-            if offset < 0:
-                raise _rt.bad_offset("CreateRfq", offset)
+            size = self.encoded_length()
+            if offset < 0 or offset + size > len(buf):
+                raise _rt.no_room("CreateRfq", offset, size, len(buf))
             f_correlation_id = self.correlation_id
             if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
                 raise _rt.bad_int(
@@ -667,12 +782,14 @@ class CreateRfq:
                 f_expire_time_ms,
                 f_cl_ord_id,
             )
+            pos = offset + 61
+            pos = _encode_create_rfq_dealers(self.dealers, buf, pos)
         except CodecError as exc:
             exc.template_id = 3
             raise
         except _rt.FOREIGN_ERRORS as exc:
             raise _rt.explain_encode(self, buf, offset, exc) from None
-        return 61
+        return pos - offset
 
 
 def _decode_create_rfq(
@@ -729,77 +846,35 @@ def _decode_create_rfq(
     msg.quantity = f_quantity
     msg.expire_time_ms = f_expire_time_ms
     msg.cl_ord_id = v_cl_ord_id
-    return msg, end
+    pos = end
+    msg.dealers, pos = _decode_create_rfq_dealers(buf, pos, limit, version)
+    return msg, pos
 
 
-def _fast_create_rfq(buf: Buffer, offset: int, length: int | None) -> Message:
-    """``decode`` of CreateRfq at our version and block length; any other frame: ``decode_from``."""
-    try:
-        (
-            header,
-            f_correlation_id,
-            f_user_id,
-            f_instrument_id,
-            f_side,
-            f_quantity,
-            f_expire_time_ms,
-            f_cl_ord_id,
-        ) = _CREATE_RFQ.unpack_from(buf, offset)
-    except _rt.FOREIGN_ERRORS:
-        return decode_from(buf, offset, length)[0]
-    if header != 284485748981813 or offset < 0 or (length is not None and length != 61):
-        return decode_from(buf, offset, length)[0]
-    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
-        return decode_from(buf, offset, length)[0]
-    if f_user_id < 1:
-        return decode_from(buf, offset, length)[0]
-    if f_instrument_id < 1:
-        return decode_from(buf, offset, length)[0]
-    v_side = _SIDE_BY_VALUE[f_side]
-    if v_side is None:
-        return decode_from(buf, offset, length)[0]
-    if f_quantity < 0 and f_quantity < -9223372036854775807:
-        return decode_from(buf, offset, length)[0]
-    if f_expire_time_ms < 0 and f_expire_time_ms < -9223372036854775807:
-        return decode_from(buf, offset, length)[0]
-    try:
-        v_cl_ord_id = f_cl_ord_id.partition(b"\x00")[0].decode("ascii")
-    except UnicodeDecodeError:
-        return decode_from(buf, offset, length)[0]
-    msg: CreateRfq = _new(CreateRfq)
-    msg.correlation_id = f_correlation_id
-    msg.user_id = f_user_id
-    msg.instrument_id = f_instrument_id
-    msg.side = v_side
-    msg.quantity = f_quantity
-    msg.expire_time_ms = f_expire_time_ms
-    msg.cl_ord_id = v_cl_ord_id
-    return msg
-
-
-_QUOTE_RFQ = struct.Struct("<Qqiqq")
-_QUOTE_RFQ_BLOCK = struct.Struct("<qiqq")
-_QUOTE_RFQ_LAYOUT = _rt.BlockLayout(
-    "QuoteRfq",
+_SUBMIT_QUOTE = struct.Struct("<Qqiqqq")
+_SUBMIT_QUOTE_BLOCK = struct.Struct("<qiqqq")
+_SUBMIT_QUOTE_LAYOUT = _rt.BlockLayout(
+    "SubmitQuote",
     (
         _rt.FieldLayout(0, 0, struct.Struct("<q"), (-9223372036854775808,)),
         _rt.FieldLayout(0, 8, struct.Struct("<i"), (-2147483648,)),
         _rt.FieldLayout(0, 12, struct.Struct("<q"), (-9223372036854775808,)),
         _rt.FieldLayout(0, 20, struct.Struct("<q"), (-9223372036854775808,)),
+        _rt.FieldLayout(0, 28, struct.Struct("<q"), (-9223372036854775808,)),
     ),
-    (28,),
+    (36,),
 )
 
 
-class QuoteRfq:
-    """A responder prices an RFQ; the first responder wins it. Template 4; block length 28, 36 bytes with
-    the header.
+class SubmitQuote:
+    """An invited dealer quotes a firm price; a new quote replaces its live one. Template 4; block length
+    36, 44 bytes with the header.
     """
 
-    __slots__ = ("correlation_id", "user_id", "rfq_id", "price")
+    __slots__ = ("correlation_id", "user_id", "rfq_id", "price", "valid_until_ms")
 
     TEMPLATE_ID: ClassVar[int] = 4
-    BLOCK_LENGTH: ClassVar[int] = 28
+    BLOCK_LENGTH: ClassVar[int] = 36
     SCHEMA_ID: ClassVar[int] = 701
     SCHEMA_VERSION: ClassVar[int] = 1
     _SPEC: ClassVar[tuple[_rt.Spec, ...]] = (
@@ -807,54 +882,61 @@ class QuoteRfq:
         _rt.Spec("user_id", "int", False, 1, 2147483647, None),
         _rt.Spec("rfq_id", "int", False, 1, 9223372036854775807, None),
         _rt.Spec("price", "int", False, -9223372036854775807, 9223372036854775807, None),
+        _rt.Spec("valid_until_ms", "int", True, -9223372036854775807, 9223372036854775807, None),
     )
-    _LAYOUT: ClassVar[_rt.BlockLayout] = _QUOTE_RFQ_LAYOUT
+    _LAYOUT: ClassVar[_rt.BlockLayout] = _SUBMIT_QUOTE_LAYOUT
 
     correlation_id: int
     user_id: int
     rfq_id: int
     price: int
+    valid_until_ms: int | None
 
-    def __init__(self, *, correlation_id: int, user_id: int, rfq_id: int, price: int) -> None:
+    def __init__(
+        self, *, correlation_id: int, user_id: int, rfq_id: int, price: int, valid_until_ms: int | None = None
+    ) -> None:
         self.correlation_id = correlation_id
         self.user_id = user_id
         self.rfq_id = rfq_id
         self.price = price
+        self.valid_until_ms = valid_until_ms
 
     __hash__ = None  # type: ignore[assignment]  # mutable: equal by value, not hashable
 
     def __eq__(self, other: object) -> bool:
-        if not isinstance(other, QuoteRfq):
+        if not isinstance(other, SubmitQuote):
             return NotImplemented
         return (
             self.correlation_id == other.correlation_id
             and self.user_id == other.user_id
             and self.rfq_id == other.rfq_id
             and self.price == other.price
+            and self.valid_until_ms == other.valid_until_ms
         )
 
     def __repr__(self) -> str:
         return (
-            f"QuoteRfq("
+            f"SubmitQuote("
             f"correlation_id={self.correlation_id!r}, "
             f"user_id={self.user_id!r}, "
             f"rfq_id={self.rfq_id!r}, "
-            f"price={self.price!r})"
+            f"price={self.price!r}, "
+            f"valid_until_ms={self.valid_until_ms!r})"
         )
 
     def encoded_length(self) -> int:
         """Bytes ``encode`` writes: header, block, groups and var data."""
-        return 36
+        return 44
 
     def encode(self, buf: WritableBuffer, offset: int = 0) -> int:
         """Write header and message at ``offset`` of ``buf``; return the bytes written."""
         try:
             if offset < 0:
-                raise _rt.bad_offset("QuoteRfq", offset)
+                raise _rt.bad_offset("SubmitQuote", offset)
             f_correlation_id = self.correlation_id
             if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
                 raise _rt.bad_int(
-                    "QuoteRfq.correlation_id",
+                    "SubmitQuote.correlation_id",
                     f_correlation_id,
                     -9223372036854775807,
                     9223372036854775807,
@@ -862,238 +944,98 @@ class QuoteRfq:
                 )
             f_user_id = self.user_id
             if f_user_id < 1:
-                raise _rt.bad_int("QuoteRfq.user_id", f_user_id, 1, 2147483647, -2147483648)
+                raise _rt.bad_int("SubmitQuote.user_id", f_user_id, 1, 2147483647, -2147483648)
             f_rfq_id = self.rfq_id
             if f_rfq_id < 1:
-                raise _rt.bad_int("QuoteRfq.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808)
+                raise _rt.bad_int(
+                    "SubmitQuote.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808
+                )
             f_price = self.price
             if f_price < 0 and f_price < -9223372036854775807:
                 raise _rt.bad_int(
-                    "QuoteRfq.price", f_price, -9223372036854775807, 9223372036854775807, -9223372036854775808
-                )
-            _QUOTE_RFQ.pack_into(buf, offset, 284485749047324, f_correlation_id, f_user_id, f_rfq_id, f_price)
-        except CodecError as exc:
-            exc.template_id = 4
-            raise
-        except _rt.FOREIGN_ERRORS as exc:
-            raise _rt.explain_encode(self, buf, offset, exc) from None
-        return 36
-
-
-def _decode_quote_rfq(
-    buf: Buffer, offset: int, limit: int, block_length: int = 28, version: int = 1
-) -> tuple[QuoteRfq, int]:
-    pos = offset + 8
-    end = pos + block_length
-    if end > limit:
-        raise _rt.short_frame("QuoteRfq", end, limit, "the block")
-    if block_length >= 28:
-        f_correlation_id, f_user_id, f_rfq_id, f_price = _QUOTE_RFQ_BLOCK.unpack_from(buf, pos)
-    else:
-        f_correlation_id, f_user_id, f_rfq_id, f_price = _rt.read_block(
-            buf, pos, block_length, version, _QUOTE_RFQ_LAYOUT
-        )
-    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
-        raise _rt.bad_int(
-            "QuoteRfq.correlation_id",
-            f_correlation_id,
-            -9223372036854775807,
-            9223372036854775807,
-            -9223372036854775808,
-        )
-    if f_user_id < 1:
-        raise _rt.bad_int("QuoteRfq.user_id", f_user_id, 1, 2147483647, -2147483648)
-    if f_rfq_id < 1:
-        raise _rt.bad_int("QuoteRfq.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808)
-    if f_price < 0 and f_price < -9223372036854775807:
-        raise _rt.bad_int(
-            "QuoteRfq.price", f_price, -9223372036854775807, 9223372036854775807, -9223372036854775808
-        )
-    msg = _new(QuoteRfq)
-    msg.correlation_id = f_correlation_id
-    msg.user_id = f_user_id
-    msg.rfq_id = f_rfq_id
-    msg.price = f_price
-    return msg, end
-
-
-def _fast_quote_rfq(buf: Buffer, offset: int, length: int | None) -> Message:
-    """``decode`` of QuoteRfq at our version and block length; any other frame: ``decode_from``."""
-    try:
-        header, f_correlation_id, f_user_id, f_rfq_id, f_price = _QUOTE_RFQ.unpack_from(buf, offset)
-    except _rt.FOREIGN_ERRORS:
-        return decode_from(buf, offset, length)[0]
-    if header != 284485749047324 or offset < 0 or (length is not None and length != 36):
-        return decode_from(buf, offset, length)[0]
-    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
-        return decode_from(buf, offset, length)[0]
-    if f_user_id < 1:
-        return decode_from(buf, offset, length)[0]
-    if f_rfq_id < 1:
-        return decode_from(buf, offset, length)[0]
-    if f_price < 0 and f_price < -9223372036854775807:
-        return decode_from(buf, offset, length)[0]
-    msg: QuoteRfq = _new(QuoteRfq)
-    msg.correlation_id = f_correlation_id
-    msg.user_id = f_user_id
-    msg.rfq_id = f_rfq_id
-    msg.price = f_price
-    return msg
-
-
-_COUNTER_RFQ = struct.Struct("<Qqiqq")
-_COUNTER_RFQ_BLOCK = struct.Struct("<qiqq")
-_COUNTER_RFQ_LAYOUT = _rt.BlockLayout(
-    "CounterRfq",
-    (
-        _rt.FieldLayout(0, 0, struct.Struct("<q"), (-9223372036854775808,)),
-        _rt.FieldLayout(0, 8, struct.Struct("<i"), (-2147483648,)),
-        _rt.FieldLayout(0, 12, struct.Struct("<q"), (-9223372036854775808,)),
-        _rt.FieldLayout(0, 20, struct.Struct("<q"), (-9223372036854775808,)),
-    ),
-    (28,),
-)
-
-
-class CounterRfq:
-    """Either party answers the other's price with a new one. Template 5; block length 28, 36 bytes with
-    the header.
-    """
-
-    __slots__ = ("correlation_id", "user_id", "rfq_id", "price")
-
-    TEMPLATE_ID: ClassVar[int] = 5
-    BLOCK_LENGTH: ClassVar[int] = 28
-    SCHEMA_ID: ClassVar[int] = 701
-    SCHEMA_VERSION: ClassVar[int] = 1
-    _SPEC: ClassVar[tuple[_rt.Spec, ...]] = (
-        _rt.Spec("correlation_id", "int", False, -9223372036854775807, 9223372036854775807, None),
-        _rt.Spec("user_id", "int", False, 1, 2147483647, None),
-        _rt.Spec("rfq_id", "int", False, 1, 9223372036854775807, None),
-        _rt.Spec("price", "int", False, -9223372036854775807, 9223372036854775807, None),
-    )
-    _LAYOUT: ClassVar[_rt.BlockLayout] = _COUNTER_RFQ_LAYOUT
-
-    correlation_id: int
-    user_id: int
-    rfq_id: int
-    price: int
-
-    def __init__(self, *, correlation_id: int, user_id: int, rfq_id: int, price: int) -> None:
-        self.correlation_id = correlation_id
-        self.user_id = user_id
-        self.rfq_id = rfq_id
-        self.price = price
-
-    __hash__ = None  # type: ignore[assignment]  # mutable: equal by value, not hashable
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, CounterRfq):
-            return NotImplemented
-        return (
-            self.correlation_id == other.correlation_id
-            and self.user_id == other.user_id
-            and self.rfq_id == other.rfq_id
-            and self.price == other.price
-        )
-
-    def __repr__(self) -> str:
-        return (
-            f"CounterRfq("
-            f"correlation_id={self.correlation_id!r}, "
-            f"user_id={self.user_id!r}, "
-            f"rfq_id={self.rfq_id!r}, "
-            f"price={self.price!r})"
-        )
-
-    def encoded_length(self) -> int:
-        """Bytes ``encode`` writes: header, block, groups and var data."""
-        return 36
-
-    def encode(self, buf: WritableBuffer, offset: int = 0) -> int:
-        """Write header and message at ``offset`` of ``buf``; return the bytes written."""
-        try:
-            if offset < 0:
-                raise _rt.bad_offset("CounterRfq", offset)
-            f_correlation_id = self.correlation_id
-            if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
-                raise _rt.bad_int(
-                    "CounterRfq.correlation_id",
-                    f_correlation_id,
-                    -9223372036854775807,
-                    9223372036854775807,
-                    -9223372036854775808,
-                )
-            f_user_id = self.user_id
-            if f_user_id < 1:
-                raise _rt.bad_int("CounterRfq.user_id", f_user_id, 1, 2147483647, -2147483648)
-            f_rfq_id = self.rfq_id
-            if f_rfq_id < 1:
-                raise _rt.bad_int("CounterRfq.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808)
-            f_price = self.price
-            if f_price < 0 and f_price < -9223372036854775807:
-                raise _rt.bad_int(
-                    "CounterRfq.price",
+                    "SubmitQuote.price",
                     f_price,
                     -9223372036854775807,
                     9223372036854775807,
                     -9223372036854775808,
                 )
-            _COUNTER_RFQ.pack_into(
-                buf, offset, 284485749112860, f_correlation_id, f_user_id, f_rfq_id, f_price
+            f_valid_until_ms = self.valid_until_ms
+            if f_valid_until_ms is None:
+                f_valid_until_ms = -9223372036854775808
+            elif f_valid_until_ms < 0 and f_valid_until_ms < -9223372036854775807:
+                raise _rt.bad_int(
+                    "SubmitQuote.valid_until_ms",
+                    f_valid_until_ms,
+                    -9223372036854775807,
+                    9223372036854775807,
+                    None,
+                )
+            _SUBMIT_QUOTE.pack_into(
+                buf, offset, 284485749047332, f_correlation_id, f_user_id, f_rfq_id, f_price, f_valid_until_ms
             )
         except CodecError as exc:
-            exc.template_id = 5
+            exc.template_id = 4
             raise
         except _rt.FOREIGN_ERRORS as exc:
             raise _rt.explain_encode(self, buf, offset, exc) from None
-        return 36
+        return 44
 
 
-def _decode_counter_rfq(
-    buf: Buffer, offset: int, limit: int, block_length: int = 28, version: int = 1
-) -> tuple[CounterRfq, int]:
+def _decode_submit_quote(
+    buf: Buffer, offset: int, limit: int, block_length: int = 36, version: int = 1
+) -> tuple[SubmitQuote, int]:
     pos = offset + 8
     end = pos + block_length
     if end > limit:
-        raise _rt.short_frame("CounterRfq", end, limit, "the block")
-    if block_length >= 28:
-        f_correlation_id, f_user_id, f_rfq_id, f_price = _COUNTER_RFQ_BLOCK.unpack_from(buf, pos)
+        raise _rt.short_frame("SubmitQuote", end, limit, "the block")
+    if block_length >= 36:
+        f_correlation_id, f_user_id, f_rfq_id, f_price, f_valid_until_ms = _SUBMIT_QUOTE_BLOCK.unpack_from(
+            buf, pos
+        )
     else:
-        f_correlation_id, f_user_id, f_rfq_id, f_price = _rt.read_block(
-            buf, pos, block_length, version, _COUNTER_RFQ_LAYOUT
+        f_correlation_id, f_user_id, f_rfq_id, f_price, f_valid_until_ms = _rt.read_block(
+            buf, pos, block_length, version, _SUBMIT_QUOTE_LAYOUT
         )
     if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
         raise _rt.bad_int(
-            "CounterRfq.correlation_id",
+            "SubmitQuote.correlation_id",
             f_correlation_id,
             -9223372036854775807,
             9223372036854775807,
             -9223372036854775808,
         )
     if f_user_id < 1:
-        raise _rt.bad_int("CounterRfq.user_id", f_user_id, 1, 2147483647, -2147483648)
+        raise _rt.bad_int("SubmitQuote.user_id", f_user_id, 1, 2147483647, -2147483648)
     if f_rfq_id < 1:
-        raise _rt.bad_int("CounterRfq.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808)
+        raise _rt.bad_int("SubmitQuote.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808)
     if f_price < 0 and f_price < -9223372036854775807:
         raise _rt.bad_int(
-            "CounterRfq.price", f_price, -9223372036854775807, 9223372036854775807, -9223372036854775808
+            "SubmitQuote.price", f_price, -9223372036854775807, 9223372036854775807, -9223372036854775808
         )
-    msg = _new(CounterRfq)
+    if f_valid_until_ms == -9223372036854775808:
+        f_valid_until_ms = None
+    elif f_valid_until_ms < 0 and f_valid_until_ms < -9223372036854775807:
+        raise _rt.bad_int(
+            "SubmitQuote.valid_until_ms", f_valid_until_ms, -9223372036854775807, 9223372036854775807, None
+        )
+    msg = _new(SubmitQuote)
     msg.correlation_id = f_correlation_id
     msg.user_id = f_user_id
     msg.rfq_id = f_rfq_id
     msg.price = f_price
+    msg.valid_until_ms = f_valid_until_ms
     return msg, end
 
 
-def _fast_counter_rfq(buf: Buffer, offset: int, length: int | None) -> Message:
-    """``decode`` of CounterRfq at our version and block length; any other frame: ``decode_from``."""
+def _fast_submit_quote(buf: Buffer, offset: int, length: int | None) -> Message:
+    """``decode`` of SubmitQuote at our version and block length; any other frame: ``decode_from``."""
     try:
-        header, f_correlation_id, f_user_id, f_rfq_id, f_price = _COUNTER_RFQ.unpack_from(buf, offset)
+        header, f_correlation_id, f_user_id, f_rfq_id, f_price, f_valid_until_ms = _SUBMIT_QUOTE.unpack_from(
+            buf, offset
+        )
     except _rt.FOREIGN_ERRORS:
         return decode_from(buf, offset, length)[0]
-    if header != 284485749112860 or offset < 0 or (length is not None and length != 36):
+    if header != 284485749047332 or offset < 0 or (length is not None and length != 44):
         return decode_from(buf, offset, length)[0]
     if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
         return decode_from(buf, offset, length)[0]
@@ -1103,18 +1045,23 @@ def _fast_counter_rfq(buf: Buffer, offset: int, length: int | None) -> Message:
         return decode_from(buf, offset, length)[0]
     if f_price < 0 and f_price < -9223372036854775807:
         return decode_from(buf, offset, length)[0]
-    msg: CounterRfq = _new(CounterRfq)
+    if f_valid_until_ms == -9223372036854775808:
+        f_valid_until_ms = None
+    elif f_valid_until_ms < 0 and f_valid_until_ms < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    msg: SubmitQuote = _new(SubmitQuote)
     msg.correlation_id = f_correlation_id
     msg.user_id = f_user_id
     msg.rfq_id = f_rfq_id
     msg.price = f_price
+    msg.valid_until_ms = f_valid_until_ms
     return msg
 
 
-_ACCEPT_RFQ = struct.Struct("<Qqiq")
-_ACCEPT_RFQ_BLOCK = struct.Struct("<qiq")
-_ACCEPT_RFQ_LAYOUT = _rt.BlockLayout(
-    "AcceptRfq",
+_WITHDRAW_QUOTE = struct.Struct("<Qqiq")
+_WITHDRAW_QUOTE_BLOCK = struct.Struct("<qiq")
+_WITHDRAW_QUOTE_LAYOUT = _rt.BlockLayout(
+    "WithdrawQuote",
     (
         _rt.FieldLayout(0, 0, struct.Struct("<q"), (-9223372036854775808,)),
         _rt.FieldLayout(0, 8, struct.Struct("<i"), (-2147483648,)),
@@ -1124,9 +1071,154 @@ _ACCEPT_RFQ_LAYOUT = _rt.BlockLayout(
 )
 
 
-class AcceptRfq:
-    """A party accepts the other party's last price: the trade. Template 6; block length 20, 28 bytes with
-    the header.
+class WithdrawQuote:
+    """An invited dealer withdraws its live quote. Template 5; block length 20, 28 bytes with the header."""
+
+    __slots__ = ("correlation_id", "user_id", "rfq_id")
+
+    TEMPLATE_ID: ClassVar[int] = 5
+    BLOCK_LENGTH: ClassVar[int] = 20
+    SCHEMA_ID: ClassVar[int] = 701
+    SCHEMA_VERSION: ClassVar[int] = 1
+    _SPEC: ClassVar[tuple[_rt.Spec, ...]] = (
+        _rt.Spec("correlation_id", "int", False, -9223372036854775807, 9223372036854775807, None),
+        _rt.Spec("user_id", "int", False, 1, 2147483647, None),
+        _rt.Spec("rfq_id", "int", False, 1, 9223372036854775807, None),
+    )
+    _LAYOUT: ClassVar[_rt.BlockLayout] = _WITHDRAW_QUOTE_LAYOUT
+
+    correlation_id: int
+    user_id: int
+    rfq_id: int
+
+    def __init__(self, *, correlation_id: int, user_id: int, rfq_id: int) -> None:
+        self.correlation_id = correlation_id
+        self.user_id = user_id
+        self.rfq_id = rfq_id
+
+    __hash__ = None  # type: ignore[assignment]  # mutable: equal by value, not hashable
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, WithdrawQuote):
+            return NotImplemented
+        return (
+            self.correlation_id == other.correlation_id
+            and self.user_id == other.user_id
+            and self.rfq_id == other.rfq_id
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"WithdrawQuote("
+            f"correlation_id={self.correlation_id!r}, "
+            f"user_id={self.user_id!r}, "
+            f"rfq_id={self.rfq_id!r})"
+        )
+
+    def encoded_length(self) -> int:
+        """Bytes ``encode`` writes: header, block, groups and var data."""
+        return 28
+
+    def encode(self, buf: WritableBuffer, offset: int = 0) -> int:
+        """Write header and message at ``offset`` of ``buf``; return the bytes written."""
+        try:
+            if offset < 0:
+                raise _rt.bad_offset("WithdrawQuote", offset)
+            f_correlation_id = self.correlation_id
+            if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+                raise _rt.bad_int(
+                    "WithdrawQuote.correlation_id",
+                    f_correlation_id,
+                    -9223372036854775807,
+                    9223372036854775807,
+                    -9223372036854775808,
+                )
+            f_user_id = self.user_id
+            if f_user_id < 1:
+                raise _rt.bad_int("WithdrawQuote.user_id", f_user_id, 1, 2147483647, -2147483648)
+            f_rfq_id = self.rfq_id
+            if f_rfq_id < 1:
+                raise _rt.bad_int(
+                    "WithdrawQuote.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808
+                )
+            _WITHDRAW_QUOTE.pack_into(buf, offset, 284485749112852, f_correlation_id, f_user_id, f_rfq_id)
+        except CodecError as exc:
+            exc.template_id = 5
+            raise
+        except _rt.FOREIGN_ERRORS as exc:
+            raise _rt.explain_encode(self, buf, offset, exc) from None
+        return 28
+
+
+def _decode_withdraw_quote(
+    buf: Buffer, offset: int, limit: int, block_length: int = 20, version: int = 1
+) -> tuple[WithdrawQuote, int]:
+    pos = offset + 8
+    end = pos + block_length
+    if end > limit:
+        raise _rt.short_frame("WithdrawQuote", end, limit, "the block")
+    if block_length >= 20:
+        f_correlation_id, f_user_id, f_rfq_id = _WITHDRAW_QUOTE_BLOCK.unpack_from(buf, pos)
+    else:
+        f_correlation_id, f_user_id, f_rfq_id = _rt.read_block(
+            buf, pos, block_length, version, _WITHDRAW_QUOTE_LAYOUT
+        )
+    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+        raise _rt.bad_int(
+            "WithdrawQuote.correlation_id",
+            f_correlation_id,
+            -9223372036854775807,
+            9223372036854775807,
+            -9223372036854775808,
+        )
+    if f_user_id < 1:
+        raise _rt.bad_int("WithdrawQuote.user_id", f_user_id, 1, 2147483647, -2147483648)
+    if f_rfq_id < 1:
+        raise _rt.bad_int("WithdrawQuote.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808)
+    msg = _new(WithdrawQuote)
+    msg.correlation_id = f_correlation_id
+    msg.user_id = f_user_id
+    msg.rfq_id = f_rfq_id
+    return msg, end
+
+
+def _fast_withdraw_quote(buf: Buffer, offset: int, length: int | None) -> Message:
+    """``decode`` of WithdrawQuote at our version and block length; any other frame: ``decode_from``."""
+    try:
+        header, f_correlation_id, f_user_id, f_rfq_id = _WITHDRAW_QUOTE.unpack_from(buf, offset)
+    except _rt.FOREIGN_ERRORS:
+        return decode_from(buf, offset, length)[0]
+    if header != 284485749112852 or offset < 0 or (length is not None and length != 28):
+        return decode_from(buf, offset, length)[0]
+    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    if f_user_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_rfq_id < 1:
+        return decode_from(buf, offset, length)[0]
+    msg: WithdrawQuote = _new(WithdrawQuote)
+    msg.correlation_id = f_correlation_id
+    msg.user_id = f_user_id
+    msg.rfq_id = f_rfq_id
+    return msg
+
+
+_PASS_RFQ = struct.Struct("<Qqiq")
+_PASS_RFQ_BLOCK = struct.Struct("<qiq")
+_PASS_RFQ_LAYOUT = _rt.BlockLayout(
+    "PassRfq",
+    (
+        _rt.FieldLayout(0, 0, struct.Struct("<q"), (-9223372036854775808,)),
+        _rt.FieldLayout(0, 8, struct.Struct("<i"), (-2147483648,)),
+        _rt.FieldLayout(0, 12, struct.Struct("<q"), (-9223372036854775808,)),
+    ),
+    (20,),
+)
+
+
+class PassRfq:
+    """An invited dealer declines to quote (or to quote again); final for that dealer. Template 6; block
+    length 20, 28 bytes with the header.
     """
 
     __slots__ = ("correlation_id", "user_id", "rfq_id")
@@ -1140,7 +1232,7 @@ class AcceptRfq:
         _rt.Spec("user_id", "int", False, 1, 2147483647, None),
         _rt.Spec("rfq_id", "int", False, 1, 9223372036854775807, None),
     )
-    _LAYOUT: ClassVar[_rt.BlockLayout] = _ACCEPT_RFQ_LAYOUT
+    _LAYOUT: ClassVar[_rt.BlockLayout] = _PASS_RFQ_LAYOUT
 
     correlation_id: int
     user_id: int
@@ -1154,7 +1246,7 @@ class AcceptRfq:
     __hash__ = None  # type: ignore[assignment]  # mutable: equal by value, not hashable
 
     def __eq__(self, other: object) -> bool:
-        if not isinstance(other, AcceptRfq):
+        if not isinstance(other, PassRfq):
             return NotImplemented
         return (
             self.correlation_id == other.correlation_id
@@ -1164,7 +1256,7 @@ class AcceptRfq:
 
     def __repr__(self) -> str:
         return (
-            f"AcceptRfq("
+            f"PassRfq("
             f"correlation_id={self.correlation_id!r}, "
             f"user_id={self.user_id!r}, "
             f"rfq_id={self.rfq_id!r})"
@@ -1178,11 +1270,11 @@ class AcceptRfq:
         """Write header and message at ``offset`` of ``buf``; return the bytes written."""
         try:
             if offset < 0:
-                raise _rt.bad_offset("AcceptRfq", offset)
+                raise _rt.bad_offset("PassRfq", offset)
             f_correlation_id = self.correlation_id
             if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
                 raise _rt.bad_int(
-                    "AcceptRfq.correlation_id",
+                    "PassRfq.correlation_id",
                     f_correlation_id,
                     -9223372036854775807,
                     9223372036854775807,
@@ -1190,11 +1282,11 @@ class AcceptRfq:
                 )
             f_user_id = self.user_id
             if f_user_id < 1:
-                raise _rt.bad_int("AcceptRfq.user_id", f_user_id, 1, 2147483647, -2147483648)
+                raise _rt.bad_int("PassRfq.user_id", f_user_id, 1, 2147483647, -2147483648)
             f_rfq_id = self.rfq_id
             if f_rfq_id < 1:
-                raise _rt.bad_int("AcceptRfq.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808)
-            _ACCEPT_RFQ.pack_into(buf, offset, 284485749178388, f_correlation_id, f_user_id, f_rfq_id)
+                raise _rt.bad_int("PassRfq.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808)
+            _PASS_RFQ.pack_into(buf, offset, 284485749178388, f_correlation_id, f_user_id, f_rfq_id)
         except CodecError as exc:
             exc.template_id = 6
             raise
@@ -1203,42 +1295,42 @@ class AcceptRfq:
         return 28
 
 
-def _decode_accept_rfq(
+def _decode_pass_rfq(
     buf: Buffer, offset: int, limit: int, block_length: int = 20, version: int = 1
-) -> tuple[AcceptRfq, int]:
+) -> tuple[PassRfq, int]:
     pos = offset + 8
     end = pos + block_length
     if end > limit:
-        raise _rt.short_frame("AcceptRfq", end, limit, "the block")
+        raise _rt.short_frame("PassRfq", end, limit, "the block")
     if block_length >= 20:
-        f_correlation_id, f_user_id, f_rfq_id = _ACCEPT_RFQ_BLOCK.unpack_from(buf, pos)
+        f_correlation_id, f_user_id, f_rfq_id = _PASS_RFQ_BLOCK.unpack_from(buf, pos)
     else:
         f_correlation_id, f_user_id, f_rfq_id = _rt.read_block(
-            buf, pos, block_length, version, _ACCEPT_RFQ_LAYOUT
+            buf, pos, block_length, version, _PASS_RFQ_LAYOUT
         )
     if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
         raise _rt.bad_int(
-            "AcceptRfq.correlation_id",
+            "PassRfq.correlation_id",
             f_correlation_id,
             -9223372036854775807,
             9223372036854775807,
             -9223372036854775808,
         )
     if f_user_id < 1:
-        raise _rt.bad_int("AcceptRfq.user_id", f_user_id, 1, 2147483647, -2147483648)
+        raise _rt.bad_int("PassRfq.user_id", f_user_id, 1, 2147483647, -2147483648)
     if f_rfq_id < 1:
-        raise _rt.bad_int("AcceptRfq.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808)
-    msg = _new(AcceptRfq)
+        raise _rt.bad_int("PassRfq.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808)
+    msg = _new(PassRfq)
     msg.correlation_id = f_correlation_id
     msg.user_id = f_user_id
     msg.rfq_id = f_rfq_id
     return msg, end
 
 
-def _fast_accept_rfq(buf: Buffer, offset: int, length: int | None) -> Message:
-    """``decode`` of AcceptRfq at our version and block length; any other frame: ``decode_from``."""
+def _fast_pass_rfq(buf: Buffer, offset: int, length: int | None) -> Message:
+    """``decode`` of PassRfq at our version and block length; any other frame: ``decode_from``."""
     try:
-        header, f_correlation_id, f_user_id, f_rfq_id = _ACCEPT_RFQ.unpack_from(buf, offset)
+        header, f_correlation_id, f_user_id, f_rfq_id = _PASS_RFQ.unpack_from(buf, offset)
     except _rt.FOREIGN_ERRORS:
         return decode_from(buf, offset, length)[0]
     if header != 284485749178388 or offset < 0 or (length is not None and length != 28):
@@ -1249,85 +1341,97 @@ def _fast_accept_rfq(buf: Buffer, offset: int, length: int | None) -> Message:
         return decode_from(buf, offset, length)[0]
     if f_rfq_id < 1:
         return decode_from(buf, offset, length)[0]
-    msg: AcceptRfq = _new(AcceptRfq)
+    msg: PassRfq = _new(PassRfq)
     msg.correlation_id = f_correlation_id
     msg.user_id = f_user_id
     msg.rfq_id = f_rfq_id
     return msg
 
 
-_REJECT_RFQ = struct.Struct("<Qqiq")
-_REJECT_RFQ_BLOCK = struct.Struct("<qiq")
-_REJECT_RFQ_LAYOUT = _rt.BlockLayout(
-    "RejectRfq",
+_COUNTER_QUOTE = struct.Struct("<Qqiqqq")
+_COUNTER_QUOTE_BLOCK = struct.Struct("<qiqqq")
+_COUNTER_QUOTE_LAYOUT = _rt.BlockLayout(
+    "CounterQuote",
     (
         _rt.FieldLayout(0, 0, struct.Struct("<q"), (-9223372036854775808,)),
         _rt.FieldLayout(0, 8, struct.Struct("<i"), (-2147483648,)),
         _rt.FieldLayout(0, 12, struct.Struct("<q"), (-9223372036854775808,)),
+        _rt.FieldLayout(0, 20, struct.Struct("<q"), (-9223372036854775808,)),
+        _rt.FieldLayout(0, 28, struct.Struct("<q"), (-9223372036854775808,)),
     ),
-    (20,),
+    (36,),
 )
 
 
-class RejectRfq:
-    """A party rejects the other party's last price; the RFQ ends. Template 7; block length 20, 28 bytes
-    with the header.
+class CounterQuote:
+    """The requester answers one dealer's live quote with its own price, to that dealer only. Template 7;
+    block length 36, 44 bytes with the header.
     """
 
-    __slots__ = ("correlation_id", "user_id", "rfq_id")
+    __slots__ = ("correlation_id", "user_id", "rfq_id", "quote_id", "price")
 
     TEMPLATE_ID: ClassVar[int] = 7
-    BLOCK_LENGTH: ClassVar[int] = 20
+    BLOCK_LENGTH: ClassVar[int] = 36
     SCHEMA_ID: ClassVar[int] = 701
     SCHEMA_VERSION: ClassVar[int] = 1
     _SPEC: ClassVar[tuple[_rt.Spec, ...]] = (
         _rt.Spec("correlation_id", "int", False, -9223372036854775807, 9223372036854775807, None),
         _rt.Spec("user_id", "int", False, 1, 2147483647, None),
         _rt.Spec("rfq_id", "int", False, 1, 9223372036854775807, None),
+        _rt.Spec("quote_id", "int", False, 1, 9223372036854775807, None),
+        _rt.Spec("price", "int", False, -9223372036854775807, 9223372036854775807, None),
     )
-    _LAYOUT: ClassVar[_rt.BlockLayout] = _REJECT_RFQ_LAYOUT
+    _LAYOUT: ClassVar[_rt.BlockLayout] = _COUNTER_QUOTE_LAYOUT
 
     correlation_id: int
     user_id: int
     rfq_id: int
+    quote_id: int
+    price: int
 
-    def __init__(self, *, correlation_id: int, user_id: int, rfq_id: int) -> None:
+    def __init__(self, *, correlation_id: int, user_id: int, rfq_id: int, quote_id: int, price: int) -> None:
         self.correlation_id = correlation_id
         self.user_id = user_id
         self.rfq_id = rfq_id
+        self.quote_id = quote_id
+        self.price = price
 
     __hash__ = None  # type: ignore[assignment]  # mutable: equal by value, not hashable
 
     def __eq__(self, other: object) -> bool:
-        if not isinstance(other, RejectRfq):
+        if not isinstance(other, CounterQuote):
             return NotImplemented
         return (
             self.correlation_id == other.correlation_id
             and self.user_id == other.user_id
             and self.rfq_id == other.rfq_id
+            and self.quote_id == other.quote_id
+            and self.price == other.price
         )
 
     def __repr__(self) -> str:
         return (
-            f"RejectRfq("
+            f"CounterQuote("
             f"correlation_id={self.correlation_id!r}, "
             f"user_id={self.user_id!r}, "
-            f"rfq_id={self.rfq_id!r})"
+            f"rfq_id={self.rfq_id!r}, "
+            f"quote_id={self.quote_id!r}, "
+            f"price={self.price!r})"
         )
 
     def encoded_length(self) -> int:
         """Bytes ``encode`` writes: header, block, groups and var data."""
-        return 28
+        return 44
 
     def encode(self, buf: WritableBuffer, offset: int = 0) -> int:
         """Write header and message at ``offset`` of ``buf``; return the bytes written."""
         try:
             if offset < 0:
-                raise _rt.bad_offset("RejectRfq", offset)
+                raise _rt.bad_offset("CounterQuote", offset)
             f_correlation_id = self.correlation_id
             if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
                 raise _rt.bad_int(
-                    "RejectRfq.correlation_id",
+                    "CounterQuote.correlation_id",
                     f_correlation_id,
                     -9223372036854775807,
                     9223372036854775807,
@@ -1335,58 +1439,88 @@ class RejectRfq:
                 )
             f_user_id = self.user_id
             if f_user_id < 1:
-                raise _rt.bad_int("RejectRfq.user_id", f_user_id, 1, 2147483647, -2147483648)
+                raise _rt.bad_int("CounterQuote.user_id", f_user_id, 1, 2147483647, -2147483648)
             f_rfq_id = self.rfq_id
             if f_rfq_id < 1:
-                raise _rt.bad_int("RejectRfq.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808)
-            _REJECT_RFQ.pack_into(buf, offset, 284485749243924, f_correlation_id, f_user_id, f_rfq_id)
+                raise _rt.bad_int(
+                    "CounterQuote.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808
+                )
+            f_quote_id = self.quote_id
+            if f_quote_id < 1:
+                raise _rt.bad_int(
+                    "CounterQuote.quote_id", f_quote_id, 1, 9223372036854775807, -9223372036854775808
+                )
+            f_price = self.price
+            if f_price < 0 and f_price < -9223372036854775807:
+                raise _rt.bad_int(
+                    "CounterQuote.price",
+                    f_price,
+                    -9223372036854775807,
+                    9223372036854775807,
+                    -9223372036854775808,
+                )
+            _COUNTER_QUOTE.pack_into(
+                buf, offset, 284485749243940, f_correlation_id, f_user_id, f_rfq_id, f_quote_id, f_price
+            )
         except CodecError as exc:
             exc.template_id = 7
             raise
         except _rt.FOREIGN_ERRORS as exc:
             raise _rt.explain_encode(self, buf, offset, exc) from None
-        return 28
+        return 44
 
 
-def _decode_reject_rfq(
-    buf: Buffer, offset: int, limit: int, block_length: int = 20, version: int = 1
-) -> tuple[RejectRfq, int]:
+def _decode_counter_quote(
+    buf: Buffer, offset: int, limit: int, block_length: int = 36, version: int = 1
+) -> tuple[CounterQuote, int]:
     pos = offset + 8
     end = pos + block_length
     if end > limit:
-        raise _rt.short_frame("RejectRfq", end, limit, "the block")
-    if block_length >= 20:
-        f_correlation_id, f_user_id, f_rfq_id = _REJECT_RFQ_BLOCK.unpack_from(buf, pos)
+        raise _rt.short_frame("CounterQuote", end, limit, "the block")
+    if block_length >= 36:
+        f_correlation_id, f_user_id, f_rfq_id, f_quote_id, f_price = _COUNTER_QUOTE_BLOCK.unpack_from(
+            buf, pos
+        )
     else:
-        f_correlation_id, f_user_id, f_rfq_id = _rt.read_block(
-            buf, pos, block_length, version, _REJECT_RFQ_LAYOUT
+        f_correlation_id, f_user_id, f_rfq_id, f_quote_id, f_price = _rt.read_block(
+            buf, pos, block_length, version, _COUNTER_QUOTE_LAYOUT
         )
     if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
         raise _rt.bad_int(
-            "RejectRfq.correlation_id",
+            "CounterQuote.correlation_id",
             f_correlation_id,
             -9223372036854775807,
             9223372036854775807,
             -9223372036854775808,
         )
     if f_user_id < 1:
-        raise _rt.bad_int("RejectRfq.user_id", f_user_id, 1, 2147483647, -2147483648)
+        raise _rt.bad_int("CounterQuote.user_id", f_user_id, 1, 2147483647, -2147483648)
     if f_rfq_id < 1:
-        raise _rt.bad_int("RejectRfq.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808)
-    msg = _new(RejectRfq)
+        raise _rt.bad_int("CounterQuote.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808)
+    if f_quote_id < 1:
+        raise _rt.bad_int("CounterQuote.quote_id", f_quote_id, 1, 9223372036854775807, -9223372036854775808)
+    if f_price < 0 and f_price < -9223372036854775807:
+        raise _rt.bad_int(
+            "CounterQuote.price", f_price, -9223372036854775807, 9223372036854775807, -9223372036854775808
+        )
+    msg = _new(CounterQuote)
     msg.correlation_id = f_correlation_id
     msg.user_id = f_user_id
     msg.rfq_id = f_rfq_id
+    msg.quote_id = f_quote_id
+    msg.price = f_price
     return msg, end
 
 
-def _fast_reject_rfq(buf: Buffer, offset: int, length: int | None) -> Message:
-    """``decode`` of RejectRfq at our version and block length; any other frame: ``decode_from``."""
+def _fast_counter_quote(buf: Buffer, offset: int, length: int | None) -> Message:
+    """``decode`` of CounterQuote at our version and block length; any other frame: ``decode_from``."""
     try:
-        header, f_correlation_id, f_user_id, f_rfq_id = _REJECT_RFQ.unpack_from(buf, offset)
+        header, f_correlation_id, f_user_id, f_rfq_id, f_quote_id, f_price = _COUNTER_QUOTE.unpack_from(
+            buf, offset
+        )
     except _rt.FOREIGN_ERRORS:
         return decode_from(buf, offset, length)[0]
-    if header != 284485749243924 or offset < 0 or (length is not None and length != 28):
+    if header != 284485749243940 or offset < 0 or (length is not None and length != 44):
         return decode_from(buf, offset, length)[0]
     if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
         return decode_from(buf, offset, length)[0]
@@ -1394,10 +1528,348 @@ def _fast_reject_rfq(buf: Buffer, offset: int, length: int | None) -> Message:
         return decode_from(buf, offset, length)[0]
     if f_rfq_id < 1:
         return decode_from(buf, offset, length)[0]
-    msg: RejectRfq = _new(RejectRfq)
+    if f_quote_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_price < 0 and f_price < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    msg: CounterQuote = _new(CounterQuote)
     msg.correlation_id = f_correlation_id
     msg.user_id = f_user_id
     msg.rfq_id = f_rfq_id
+    msg.quote_id = f_quote_id
+    msg.price = f_price
+    return msg
+
+
+_ACCEPT_QUOTE = struct.Struct("<Qqiqq")
+_ACCEPT_QUOTE_BLOCK = struct.Struct("<qiqq")
+_ACCEPT_QUOTE_LAYOUT = _rt.BlockLayout(
+    "AcceptQuote",
+    (
+        _rt.FieldLayout(0, 0, struct.Struct("<q"), (-9223372036854775808,)),
+        _rt.FieldLayout(0, 8, struct.Struct("<i"), (-2147483648,)),
+        _rt.FieldLayout(0, 12, struct.Struct("<q"), (-9223372036854775808,)),
+        _rt.FieldLayout(0, 20, struct.Struct("<q"), (-9223372036854775808,)),
+    ),
+    (28,),
+)
+
+
+class AcceptQuote:
+    """The requester hits one live quote: the trade. Template 8; block length 28, 36 bytes with the header."""
+
+    __slots__ = ("correlation_id", "user_id", "rfq_id", "quote_id")
+
+    TEMPLATE_ID: ClassVar[int] = 8
+    BLOCK_LENGTH: ClassVar[int] = 28
+    SCHEMA_ID: ClassVar[int] = 701
+    SCHEMA_VERSION: ClassVar[int] = 1
+    _SPEC: ClassVar[tuple[_rt.Spec, ...]] = (
+        _rt.Spec("correlation_id", "int", False, -9223372036854775807, 9223372036854775807, None),
+        _rt.Spec("user_id", "int", False, 1, 2147483647, None),
+        _rt.Spec("rfq_id", "int", False, 1, 9223372036854775807, None),
+        _rt.Spec("quote_id", "int", False, 1, 9223372036854775807, None),
+    )
+    _LAYOUT: ClassVar[_rt.BlockLayout] = _ACCEPT_QUOTE_LAYOUT
+
+    correlation_id: int
+    user_id: int
+    rfq_id: int
+    quote_id: int
+
+    def __init__(self, *, correlation_id: int, user_id: int, rfq_id: int, quote_id: int) -> None:
+        self.correlation_id = correlation_id
+        self.user_id = user_id
+        self.rfq_id = rfq_id
+        self.quote_id = quote_id
+
+    __hash__ = None  # type: ignore[assignment]  # mutable: equal by value, not hashable
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, AcceptQuote):
+            return NotImplemented
+        return (
+            self.correlation_id == other.correlation_id
+            and self.user_id == other.user_id
+            and self.rfq_id == other.rfq_id
+            and self.quote_id == other.quote_id
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"AcceptQuote("
+            f"correlation_id={self.correlation_id!r}, "
+            f"user_id={self.user_id!r}, "
+            f"rfq_id={self.rfq_id!r}, "
+            f"quote_id={self.quote_id!r})"
+        )
+
+    def encoded_length(self) -> int:
+        """Bytes ``encode`` writes: header, block, groups and var data."""
+        return 36
+
+    def encode(self, buf: WritableBuffer, offset: int = 0) -> int:
+        """Write header and message at ``offset`` of ``buf``; return the bytes written."""
+        try:
+            if offset < 0:
+                raise _rt.bad_offset("AcceptQuote", offset)
+            f_correlation_id = self.correlation_id
+            if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+                raise _rt.bad_int(
+                    "AcceptQuote.correlation_id",
+                    f_correlation_id,
+                    -9223372036854775807,
+                    9223372036854775807,
+                    -9223372036854775808,
+                )
+            f_user_id = self.user_id
+            if f_user_id < 1:
+                raise _rt.bad_int("AcceptQuote.user_id", f_user_id, 1, 2147483647, -2147483648)
+            f_rfq_id = self.rfq_id
+            if f_rfq_id < 1:
+                raise _rt.bad_int(
+                    "AcceptQuote.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808
+                )
+            f_quote_id = self.quote_id
+            if f_quote_id < 1:
+                raise _rt.bad_int(
+                    "AcceptQuote.quote_id", f_quote_id, 1, 9223372036854775807, -9223372036854775808
+                )
+            _ACCEPT_QUOTE.pack_into(
+                buf, offset, 284485749309468, f_correlation_id, f_user_id, f_rfq_id, f_quote_id
+            )
+        except CodecError as exc:
+            exc.template_id = 8
+            raise
+        except _rt.FOREIGN_ERRORS as exc:
+            raise _rt.explain_encode(self, buf, offset, exc) from None
+        return 36
+
+
+def _decode_accept_quote(
+    buf: Buffer, offset: int, limit: int, block_length: int = 28, version: int = 1
+) -> tuple[AcceptQuote, int]:
+    pos = offset + 8
+    end = pos + block_length
+    if end > limit:
+        raise _rt.short_frame("AcceptQuote", end, limit, "the block")
+    if block_length >= 28:
+        f_correlation_id, f_user_id, f_rfq_id, f_quote_id = _ACCEPT_QUOTE_BLOCK.unpack_from(buf, pos)
+    else:
+        f_correlation_id, f_user_id, f_rfq_id, f_quote_id = _rt.read_block(
+            buf, pos, block_length, version, _ACCEPT_QUOTE_LAYOUT
+        )
+    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+        raise _rt.bad_int(
+            "AcceptQuote.correlation_id",
+            f_correlation_id,
+            -9223372036854775807,
+            9223372036854775807,
+            -9223372036854775808,
+        )
+    if f_user_id < 1:
+        raise _rt.bad_int("AcceptQuote.user_id", f_user_id, 1, 2147483647, -2147483648)
+    if f_rfq_id < 1:
+        raise _rt.bad_int("AcceptQuote.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808)
+    if f_quote_id < 1:
+        raise _rt.bad_int("AcceptQuote.quote_id", f_quote_id, 1, 9223372036854775807, -9223372036854775808)
+    msg = _new(AcceptQuote)
+    msg.correlation_id = f_correlation_id
+    msg.user_id = f_user_id
+    msg.rfq_id = f_rfq_id
+    msg.quote_id = f_quote_id
+    return msg, end
+
+
+def _fast_accept_quote(buf: Buffer, offset: int, length: int | None) -> Message:
+    """``decode`` of AcceptQuote at our version and block length; any other frame: ``decode_from``."""
+    try:
+        header, f_correlation_id, f_user_id, f_rfq_id, f_quote_id = _ACCEPT_QUOTE.unpack_from(buf, offset)
+    except _rt.FOREIGN_ERRORS:
+        return decode_from(buf, offset, length)[0]
+    if header != 284485749309468 or offset < 0 or (length is not None and length != 36):
+        return decode_from(buf, offset, length)[0]
+    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    if f_user_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_rfq_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_quote_id < 1:
+        return decode_from(buf, offset, length)[0]
+    msg: AcceptQuote = _new(AcceptQuote)
+    msg.correlation_id = f_correlation_id
+    msg.user_id = f_user_id
+    msg.rfq_id = f_rfq_id
+    msg.quote_id = f_quote_id
+    return msg
+
+
+_ACCEPT_COUNTER = struct.Struct("<Qqiqq")
+_ACCEPT_COUNTER_BLOCK = struct.Struct("<qiqq")
+_ACCEPT_COUNTER_LAYOUT = _rt.BlockLayout(
+    "AcceptCounter",
+    (
+        _rt.FieldLayout(0, 0, struct.Struct("<q"), (-9223372036854775808,)),
+        _rt.FieldLayout(0, 8, struct.Struct("<i"), (-2147483648,)),
+        _rt.FieldLayout(0, 12, struct.Struct("<q"), (-9223372036854775808,)),
+        _rt.FieldLayout(0, 20, struct.Struct("<q"), (-9223372036854775808,)),
+    ),
+    (28,),
+)
+
+
+class AcceptCounter:
+    """A dealer accepts the requester's live counter to it: the trade. Template 9; block length 28, 36
+    bytes with the header.
+    """
+
+    __slots__ = ("correlation_id", "user_id", "rfq_id", "counter_id")
+
+    TEMPLATE_ID: ClassVar[int] = 9
+    BLOCK_LENGTH: ClassVar[int] = 28
+    SCHEMA_ID: ClassVar[int] = 701
+    SCHEMA_VERSION: ClassVar[int] = 1
+    _SPEC: ClassVar[tuple[_rt.Spec, ...]] = (
+        _rt.Spec("correlation_id", "int", False, -9223372036854775807, 9223372036854775807, None),
+        _rt.Spec("user_id", "int", False, 1, 2147483647, None),
+        _rt.Spec("rfq_id", "int", False, 1, 9223372036854775807, None),
+        _rt.Spec("counter_id", "int", False, 1, 9223372036854775807, None),
+    )
+    _LAYOUT: ClassVar[_rt.BlockLayout] = _ACCEPT_COUNTER_LAYOUT
+
+    correlation_id: int
+    user_id: int
+    rfq_id: int
+    counter_id: int
+
+    def __init__(self, *, correlation_id: int, user_id: int, rfq_id: int, counter_id: int) -> None:
+        self.correlation_id = correlation_id
+        self.user_id = user_id
+        self.rfq_id = rfq_id
+        self.counter_id = counter_id
+
+    __hash__ = None  # type: ignore[assignment]  # mutable: equal by value, not hashable
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, AcceptCounter):
+            return NotImplemented
+        return (
+            self.correlation_id == other.correlation_id
+            and self.user_id == other.user_id
+            and self.rfq_id == other.rfq_id
+            and self.counter_id == other.counter_id
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"AcceptCounter("
+            f"correlation_id={self.correlation_id!r}, "
+            f"user_id={self.user_id!r}, "
+            f"rfq_id={self.rfq_id!r}, "
+            f"counter_id={self.counter_id!r})"
+        )
+
+    def encoded_length(self) -> int:
+        """Bytes ``encode`` writes: header, block, groups and var data."""
+        return 36
+
+    def encode(self, buf: WritableBuffer, offset: int = 0) -> int:
+        """Write header and message at ``offset`` of ``buf``; return the bytes written."""
+        try:
+            if offset < 0:
+                raise _rt.bad_offset("AcceptCounter", offset)
+            f_correlation_id = self.correlation_id
+            if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+                raise _rt.bad_int(
+                    "AcceptCounter.correlation_id",
+                    f_correlation_id,
+                    -9223372036854775807,
+                    9223372036854775807,
+                    -9223372036854775808,
+                )
+            f_user_id = self.user_id
+            if f_user_id < 1:
+                raise _rt.bad_int("AcceptCounter.user_id", f_user_id, 1, 2147483647, -2147483648)
+            f_rfq_id = self.rfq_id
+            if f_rfq_id < 1:
+                raise _rt.bad_int(
+                    "AcceptCounter.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808
+                )
+            f_counter_id = self.counter_id
+            if f_counter_id < 1:
+                raise _rt.bad_int(
+                    "AcceptCounter.counter_id", f_counter_id, 1, 9223372036854775807, -9223372036854775808
+                )
+            _ACCEPT_COUNTER.pack_into(
+                buf, offset, 284485749375004, f_correlation_id, f_user_id, f_rfq_id, f_counter_id
+            )
+        except CodecError as exc:
+            exc.template_id = 9
+            raise
+        except _rt.FOREIGN_ERRORS as exc:
+            raise _rt.explain_encode(self, buf, offset, exc) from None
+        return 36
+
+
+def _decode_accept_counter(
+    buf: Buffer, offset: int, limit: int, block_length: int = 28, version: int = 1
+) -> tuple[AcceptCounter, int]:
+    pos = offset + 8
+    end = pos + block_length
+    if end > limit:
+        raise _rt.short_frame("AcceptCounter", end, limit, "the block")
+    if block_length >= 28:
+        f_correlation_id, f_user_id, f_rfq_id, f_counter_id = _ACCEPT_COUNTER_BLOCK.unpack_from(buf, pos)
+    else:
+        f_correlation_id, f_user_id, f_rfq_id, f_counter_id = _rt.read_block(
+            buf, pos, block_length, version, _ACCEPT_COUNTER_LAYOUT
+        )
+    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+        raise _rt.bad_int(
+            "AcceptCounter.correlation_id",
+            f_correlation_id,
+            -9223372036854775807,
+            9223372036854775807,
+            -9223372036854775808,
+        )
+    if f_user_id < 1:
+        raise _rt.bad_int("AcceptCounter.user_id", f_user_id, 1, 2147483647, -2147483648)
+    if f_rfq_id < 1:
+        raise _rt.bad_int("AcceptCounter.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808)
+    if f_counter_id < 1:
+        raise _rt.bad_int(
+            "AcceptCounter.counter_id", f_counter_id, 1, 9223372036854775807, -9223372036854775808
+        )
+    msg = _new(AcceptCounter)
+    msg.correlation_id = f_correlation_id
+    msg.user_id = f_user_id
+    msg.rfq_id = f_rfq_id
+    msg.counter_id = f_counter_id
+    return msg, end
+
+
+def _fast_accept_counter(buf: Buffer, offset: int, length: int | None) -> Message:
+    """``decode`` of AcceptCounter at our version and block length; any other frame: ``decode_from``."""
+    try:
+        header, f_correlation_id, f_user_id, f_rfq_id, f_counter_id = _ACCEPT_COUNTER.unpack_from(buf, offset)
+    except _rt.FOREIGN_ERRORS:
+        return decode_from(buf, offset, length)[0]
+    if header != 284485749375004 or offset < 0 or (length is not None and length != 36):
+        return decode_from(buf, offset, length)[0]
+    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    if f_user_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_rfq_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_counter_id < 1:
+        return decode_from(buf, offset, length)[0]
+    msg: AcceptCounter = _new(AcceptCounter)
+    msg.correlation_id = f_correlation_id
+    msg.user_id = f_user_id
+    msg.rfq_id = f_rfq_id
+    msg.counter_id = f_counter_id
     return msg
 
 
@@ -1415,11 +1887,11 @@ _CANCEL_RFQ_LAYOUT = _rt.BlockLayout(
 
 
 class CancelRfq:
-    """The requester withdraws an active RFQ. Template 8; block length 20, 28 bytes with the header."""
+    """The requester withdraws an active RFQ. Template 10; block length 20, 28 bytes with the header."""
 
     __slots__ = ("correlation_id", "user_id", "rfq_id")
 
-    TEMPLATE_ID: ClassVar[int] = 8
+    TEMPLATE_ID: ClassVar[int] = 10
     BLOCK_LENGTH: ClassVar[int] = 20
     SCHEMA_ID: ClassVar[int] = 701
     SCHEMA_VERSION: ClassVar[int] = 1
@@ -1482,9 +1954,9 @@ class CancelRfq:
             f_rfq_id = self.rfq_id
             if f_rfq_id < 1:
                 raise _rt.bad_int("CancelRfq.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808)
-            _CANCEL_RFQ.pack_into(buf, offset, 284485749309460, f_correlation_id, f_user_id, f_rfq_id)
+            _CANCEL_RFQ.pack_into(buf, offset, 284485749440532, f_correlation_id, f_user_id, f_rfq_id)
         except CodecError as exc:
-            exc.template_id = 8
+            exc.template_id = 10
             raise
         except _rt.FOREIGN_ERRORS as exc:
             raise _rt.explain_encode(self, buf, offset, exc) from None
@@ -1529,7 +2001,7 @@ def _fast_cancel_rfq(buf: Buffer, offset: int, length: int | None) -> Message:
         header, f_correlation_id, f_user_id, f_rfq_id = _CANCEL_RFQ.unpack_from(buf, offset)
     except _rt.FOREIGN_ERRORS:
         return decode_from(buf, offset, length)[0]
-    if header != 284485749309460 or offset < 0 or (length is not None and length != 28):
+    if header != 284485749440532 or offset < 0 or (length is not None and length != 28):
         return decode_from(buf, offset, length)[0]
     if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
         return decode_from(buf, offset, length)[0]
@@ -1541,6 +2013,127 @@ def _fast_cancel_rfq(buf: Buffer, offset: int, length: int | None) -> Message:
     msg.correlation_id = f_correlation_id
     msg.user_id = f_user_id
     msg.rfq_id = f_rfq_id
+    return msg
+
+
+_QUERY_STATE = struct.Struct("<Qqi")
+_QUERY_STATE_BLOCK = struct.Struct("<qi")
+_QUERY_STATE_LAYOUT = _rt.BlockLayout(
+    "QueryState",
+    (
+        _rt.FieldLayout(0, 0, struct.Struct("<q"), (-9223372036854775808,)),
+        _rt.FieldLayout(0, 8, struct.Struct("<i"), (-2147483648,)),
+    ),
+    (12,),
+)
+
+
+class QueryState:
+    """A gateway that starts asks for the instruments and active RFQs; answered to it alone, changes
+    nothing. Template 11; block length 12, 20 bytes with the header.
+    """
+
+    __slots__ = ("correlation_id", "user_id")
+
+    TEMPLATE_ID: ClassVar[int] = 11
+    BLOCK_LENGTH: ClassVar[int] = 12
+    SCHEMA_ID: ClassVar[int] = 701
+    SCHEMA_VERSION: ClassVar[int] = 1
+    _SPEC: ClassVar[tuple[_rt.Spec, ...]] = (
+        _rt.Spec("correlation_id", "int", False, -9223372036854775807, 9223372036854775807, None),
+        _rt.Spec("user_id", "int", False, 1, 2147483647, None),
+    )
+    _LAYOUT: ClassVar[_rt.BlockLayout] = _QUERY_STATE_LAYOUT
+
+    correlation_id: int
+    user_id: int
+
+    def __init__(self, *, correlation_id: int, user_id: int) -> None:
+        self.correlation_id = correlation_id
+        self.user_id = user_id
+
+    __hash__ = None  # type: ignore[assignment]  # mutable: equal by value, not hashable
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, QueryState):
+            return NotImplemented
+        return self.correlation_id == other.correlation_id and self.user_id == other.user_id
+
+    def __repr__(self) -> str:
+        return f"QueryState(correlation_id={self.correlation_id!r}, user_id={self.user_id!r})"
+
+    def encoded_length(self) -> int:
+        """Bytes ``encode`` writes: header, block, groups and var data."""
+        return 20
+
+    def encode(self, buf: WritableBuffer, offset: int = 0) -> int:
+        """Write header and message at ``offset`` of ``buf``; return the bytes written."""
+        try:
+            if offset < 0:
+                raise _rt.bad_offset("QueryState", offset)
+            f_correlation_id = self.correlation_id
+            if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+                raise _rt.bad_int(
+                    "QueryState.correlation_id",
+                    f_correlation_id,
+                    -9223372036854775807,
+                    9223372036854775807,
+                    -9223372036854775808,
+                )
+            f_user_id = self.user_id
+            if f_user_id < 1:
+                raise _rt.bad_int("QueryState.user_id", f_user_id, 1, 2147483647, -2147483648)
+            _QUERY_STATE.pack_into(buf, offset, 284485749506060, f_correlation_id, f_user_id)
+        except CodecError as exc:
+            exc.template_id = 11
+            raise
+        except _rt.FOREIGN_ERRORS as exc:
+            raise _rt.explain_encode(self, buf, offset, exc) from None
+        return 20
+
+
+def _decode_query_state(
+    buf: Buffer, offset: int, limit: int, block_length: int = 12, version: int = 1
+) -> tuple[QueryState, int]:
+    pos = offset + 8
+    end = pos + block_length
+    if end > limit:
+        raise _rt.short_frame("QueryState", end, limit, "the block")
+    if block_length >= 12:
+        f_correlation_id, f_user_id = _QUERY_STATE_BLOCK.unpack_from(buf, pos)
+    else:
+        f_correlation_id, f_user_id = _rt.read_block(buf, pos, block_length, version, _QUERY_STATE_LAYOUT)
+    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+        raise _rt.bad_int(
+            "QueryState.correlation_id",
+            f_correlation_id,
+            -9223372036854775807,
+            9223372036854775807,
+            -9223372036854775808,
+        )
+    if f_user_id < 1:
+        raise _rt.bad_int("QueryState.user_id", f_user_id, 1, 2147483647, -2147483648)
+    msg = _new(QueryState)
+    msg.correlation_id = f_correlation_id
+    msg.user_id = f_user_id
+    return msg, end
+
+
+def _fast_query_state(buf: Buffer, offset: int, length: int | None) -> Message:
+    """``decode`` of QueryState at our version and block length; any other frame: ``decode_from``."""
+    try:
+        header, f_correlation_id, f_user_id = _QUERY_STATE.unpack_from(buf, offset)
+    except _rt.FOREIGN_ERRORS:
+        return decode_from(buf, offset, length)[0]
+    if header != 284485749506060 or offset < 0 or (length is not None and length != 20):
+        return decode_from(buf, offset, length)[0]
+    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    if f_user_id < 1:
+        return decode_from(buf, offset, length)[0]
+    msg: QueryState = _new(QueryState)
+    msg.correlation_id = f_correlation_id
+    msg.user_id = f_user_id
     return msg
 
 
@@ -1560,7 +2153,9 @@ _COMMAND_REJECTED_LAYOUT = _rt.BlockLayout(
 
 
 class CommandRejected:
-    """A command was refused; nothing changed. Template 20; block length 24, 32 bytes with the header."""
+    """A command was refused; nothing changed. To the sender alone. Template 20; block length 24, 32 bytes
+    with the header.
+    """
 
     __slots__ = ("correlation_id", "user_id", "template_id", "reason", "timestamp_ms")
 
@@ -1776,7 +2371,7 @@ _INSTRUMENT_ADDED_LAYOUT = _rt.BlockLayout(
 
 
 class InstrumentAdded:
-    """Template 21; block length 38, 46 bytes with the header."""
+    """Reference data: to every user. Template 21; block length 38, 46 bytes with the header."""
 
     __slots__ = ("correlation_id", "instrument_id", "min_quantity", "enabled", "timestamp_ms", "cusip")
 
@@ -2021,7 +2616,7 @@ _INSTRUMENT_ENABLED_LAYOUT = _rt.BlockLayout(
 
 
 class InstrumentEnabled:
-    """Template 22; block length 21, 29 bytes with the header."""
+    """Reference data: to every user. Template 22; block length 21, 29 bytes with the header."""
 
     __slots__ = ("correlation_id", "instrument_id", "enabled", "timestamp_ms")
 
@@ -2189,6 +2784,90 @@ def _fast_instrument_enabled(buf: Buffer, offset: int, length: int | None) -> Me
     return msg
 
 
+_RFQ_CREATED_DEALERS_DIMENSION = struct.Struct("<HH")
+_RFQ_CREATED_DEALERS_BLOCK = struct.Struct("<i")
+_RFQ_CREATED_DEALERS_LAYOUT = _rt.BlockLayout(
+    "RfqCreated.dealers",
+    (_rt.FieldLayout(0, 0, struct.Struct("<i"), (-2147483648,)),),
+    (4,),
+)
+
+
+class RfqCreatedDealers:
+    """One entry of group RfqCreated.dealers (block length 4)."""
+
+    __slots__ = ("dealer_user_id",)
+
+    _SPEC: ClassVar[tuple[_rt.Spec, ...]] = (_rt.Spec("dealer_user_id", "int", False, 1, 2147483647, None),)
+    _LAYOUT: ClassVar[_rt.BlockLayout] = _RFQ_CREATED_DEALERS_LAYOUT
+
+    dealer_user_id: int
+
+    def __init__(self, *, dealer_user_id: int) -> None:
+        self.dealer_user_id = dealer_user_id
+
+    __hash__ = None  # type: ignore[assignment]  # mutable: equal by value, not hashable
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RfqCreatedDealers):
+            return NotImplemented
+        return self.dealer_user_id == other.dealer_user_id
+
+    def __repr__(self) -> str:
+        return f"RfqCreatedDealers(dealer_user_id={self.dealer_user_id!r})"
+
+
+def _length_rfq_created_dealers(entries: Sequence[RfqCreatedDealers]) -> int:
+    return 4 + 4 * len(entries)
+
+
+def _encode_rfq_created_dealers(entries: Sequence[RfqCreatedDealers], buf: WritableBuffer, pos: int) -> int:
+    count = len(entries)
+    if count > 65534:
+        raise _rt.group_count("RfqCreated.dealers", count, 0, 65534)
+    block_length = 4
+    _RFQ_CREATED_DEALERS_DIMENSION.pack_into(buf, pos, block_length, count)
+    pos += 4
+    for entry in entries:
+        f_dealer_user_id = entry.dealer_user_id
+        if f_dealer_user_id < 1:
+            raise _rt.bad_int(
+                "RfqCreated.dealers.dealer_user_id", f_dealer_user_id, 1, 2147483647, -2147483648
+            )
+        _RFQ_CREATED_DEALERS_BLOCK.pack_into(buf, pos, f_dealer_user_id)
+        pos += 4
+    return pos
+
+
+def _decode_rfq_created_dealers(
+    buf: Buffer, pos: int, limit: int, version: int
+) -> tuple[list[RfqCreatedDealers], int]:
+    if pos + 4 > limit:
+        raise _rt.short_frame("RfqCreated.dealers", pos + 4, limit, "the group header")
+    block_length, count = _RFQ_CREATED_DEALERS_DIMENSION.unpack_from(buf, pos)
+    pos += 4
+    if count > 65534:
+        raise _rt.group_count("RfqCreated.dealers", count, 0, 65534)
+    entries: list[RfqCreatedDealers] = []
+    for _ in range(count):
+        end = pos + block_length
+        if end > limit:
+            raise _rt.short_frame("RfqCreated.dealers", end, limit, "a group entry")
+        if block_length >= 4:
+            (f_dealer_user_id,) = _RFQ_CREATED_DEALERS_BLOCK.unpack_from(buf, pos)
+        else:
+            (f_dealer_user_id,) = _rt.read_block(buf, pos, block_length, version, _RFQ_CREATED_DEALERS_LAYOUT)
+        if f_dealer_user_id < 1:
+            raise _rt.bad_int(
+                "RfqCreated.dealers.dealer_user_id", f_dealer_user_id, 1, 2147483647, -2147483648
+            )
+        entry = _new(RfqCreatedDealers)
+        entry.dealer_user_id = f_dealer_user_id
+        pos = end
+        entries.append(entry)
+    return entries, pos
+
+
 _RFQ_CREATED = struct.Struct("<QqqiiBqqq20s")
 _RFQ_CREATED_BLOCK = struct.Struct("<qqiiBqqq20s")
 _RFQ_CREATED_LAYOUT = _rt.BlockLayout(
@@ -2209,8 +2888,8 @@ _RFQ_CREATED_LAYOUT = _rt.BlockLayout(
 
 
 class RfqCreated:
-    """Broadcast; gateways show correlationId and clOrdId to the requester alone. Template 23; block length
-    69, 77 bytes with the header.
+    """To the requester: its RFQ, its own ids and the dealers it asked. Template 23; block length 69; then
+    groups and var data.
     """
 
     __slots__ = (
@@ -2223,6 +2902,7 @@ class RfqCreated:
         "expire_time_ms",
         "timestamp_ms",
         "cl_ord_id",
+        "dealers",
     )
 
     TEMPLATE_ID: ClassVar[int] = 23
@@ -2239,6 +2919,7 @@ class RfqCreated:
         _rt.Spec("expire_time_ms", "int", False, -9223372036854775807, 9223372036854775807, None),
         _rt.Spec("timestamp_ms", "int", False, -9223372036854775807, 9223372036854775807, None),
         _rt.Spec("cl_ord_id", "str", False, 0, 0, (20, "ascii")),
+        _rt.Spec("dealers", "group", False, 0, 65534, RfqCreatedDealers),
     )
     _LAYOUT: ClassVar[_rt.BlockLayout] = _RFQ_CREATED_LAYOUT
 
@@ -2251,6 +2932,7 @@ class RfqCreated:
     expire_time_ms: int
     timestamp_ms: int
     cl_ord_id: str
+    dealers: list[RfqCreatedDealers]
 
     def __init__(
         self,
@@ -2264,6 +2946,7 @@ class RfqCreated:
         expire_time_ms: int,
         timestamp_ms: int,
         cl_ord_id: str,
+        dealers: Sequence[RfqCreatedDealers] = (),
     ) -> None:
         self.correlation_id = correlation_id
         self.rfq_id = rfq_id
@@ -2274,6 +2957,7 @@ class RfqCreated:
         self.expire_time_ms = expire_time_ms
         self.timestamp_ms = timestamp_ms
         self.cl_ord_id = cl_ord_id
+        self.dealers = list(dealers)
 
     __hash__ = None  # type: ignore[assignment]  # mutable: equal by value, not hashable
 
@@ -2290,6 +2974,7 @@ class RfqCreated:
             and self.expire_time_ms == other.expire_time_ms
             and self.timestamp_ms == other.timestamp_ms
             and self.cl_ord_id == other.cl_ord_id
+            and self.dealers == other.dealers
         )
 
     def __repr__(self) -> str:
@@ -2303,18 +2988,20 @@ class RfqCreated:
             f"quantity={self.quantity!r}, "
             f"expire_time_ms={self.expire_time_ms!r}, "
             f"timestamp_ms={self.timestamp_ms!r}, "
-            f"cl_ord_id={self.cl_ord_id!r})"
+            f"cl_ord_id={self.cl_ord_id!r}, "
+            f"dealers={self.dealers!r})"
         )
 
     def encoded_length(self) -> int:
         """Bytes ``encode`` writes: header, block, groups and var data."""
-        return 77
+        return 77 + _length_rfq_created_dealers(self.dealers)
 
     def encode(self, buf: WritableBuffer, offset: int = 0) -> int:
         """Write header and message at ``offset`` of ``buf``; return the bytes written."""
         try:
-            if offset < 0:
-                raise _rt.bad_offset("RfqCreated", offset)
+            size = self.encoded_length()
+            if offset < 0 or offset + size > len(buf):
+                raise _rt.no_room("RfqCreated", offset, size, len(buf))
             f_correlation_id = self.correlation_id
             if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
                 raise _rt.bad_int(
@@ -2386,12 +3073,14 @@ class RfqCreated:
                 f_timestamp_ms,
                 f_cl_ord_id,
             )
+            pos = offset + 77
+            pos = _encode_rfq_created_dealers(self.dealers, buf, pos)
         except CodecError as exc:
             exc.template_id = 23
             raise
         except _rt.FOREIGN_ERRORS as exc:
             raise _rt.explain_encode(self, buf, offset, exc) from None
-        return 77
+        return pos - offset
 
 
 def _decode_rfq_created(
@@ -2476,31 +3165,306 @@ def _decode_rfq_created(
     msg.expire_time_ms = f_expire_time_ms
     msg.timestamp_ms = f_timestamp_ms
     msg.cl_ord_id = v_cl_ord_id
-    return msg, end
+    pos = end
+    msg.dealers, pos = _decode_rfq_created_dealers(buf, pos, limit, version)
+    return msg, pos
 
 
-def _fast_rfq_created(buf: Buffer, offset: int, length: int | None) -> Message:
-    """``decode`` of RfqCreated at our version and block length; any other frame: ``decode_from``."""
-    try:
+_RFQ_INVITED = struct.Struct("<QqiiiBqqBq")
+_RFQ_INVITED_BLOCK = struct.Struct("<qiiiBqqBq")
+_RFQ_INVITED_LAYOUT = _rt.BlockLayout(
+    "RfqInvited",
+    (
+        _rt.FieldLayout(0, 0, struct.Struct("<q"), (-9223372036854775808,)),
+        _rt.FieldLayout(0, 8, struct.Struct("<i"), (-2147483648,)),
+        _rt.FieldLayout(0, 12, struct.Struct("<i"), (-2147483648,)),
+        _rt.FieldLayout(0, 16, struct.Struct("<i"), (-2147483648,)),
+        _rt.FieldLayout(0, 20, struct.Struct("<B"), (255,)),
+        _rt.FieldLayout(0, 21, struct.Struct("<q"), (-9223372036854775808,)),
+        _rt.FieldLayout(0, 29, struct.Struct("<q"), (-9223372036854775808,)),
+        _rt.FieldLayout(0, 37, struct.Struct("<B"), (255,)),
+        _rt.FieldLayout(0, 38, struct.Struct("<q"), (-9223372036854775808,)),
+    ),
+    (46,),
+)
+
+
+class RfqInvited:
+    """To one invited dealer: the request and how many dealers compete, never who they are. Template 24;
+    block length 46, 54 bytes with the header.
+    """
+
+    __slots__ = (
+        "rfq_id",
+        "dealer_user_id",
+        "requester_user_id",
+        "instrument_id",
+        "side",
+        "quantity",
+        "expire_time_ms",
+        "dealer_count",
+        "timestamp_ms",
+    )
+
+    TEMPLATE_ID: ClassVar[int] = 24
+    BLOCK_LENGTH: ClassVar[int] = 46
+    SCHEMA_ID: ClassVar[int] = 701
+    SCHEMA_VERSION: ClassVar[int] = 1
+    _SPEC: ClassVar[tuple[_rt.Spec, ...]] = (
+        _rt.Spec("rfq_id", "int", False, 1, 9223372036854775807, None),
+        _rt.Spec("dealer_user_id", "int", False, 1, 2147483647, None),
+        _rt.Spec("requester_user_id", "int", False, 1, 2147483647, None),
+        _rt.Spec("instrument_id", "int", False, 1, 2147483647, None),
+        _rt.Spec("side", "enum", False, 0, 0, Side),
+        _rt.Spec("quantity", "int", False, -9223372036854775807, 9223372036854775807, None),
+        _rt.Spec("expire_time_ms", "int", False, -9223372036854775807, 9223372036854775807, None),
+        _rt.Spec("dealer_count", "int", False, 1, 64, None),
+        _rt.Spec("timestamp_ms", "int", False, -9223372036854775807, 9223372036854775807, None),
+    )
+    _LAYOUT: ClassVar[_rt.BlockLayout] = _RFQ_INVITED_LAYOUT
+
+    rfq_id: int
+    dealer_user_id: int
+    requester_user_id: int
+    instrument_id: int
+    side: Side
+    quantity: int
+    expire_time_ms: int
+    dealer_count: int
+    timestamp_ms: int
+
+    def __init__(
+        self,
+        *,
+        rfq_id: int,
+        dealer_user_id: int,
+        requester_user_id: int,
+        instrument_id: int,
+        side: Side,
+        quantity: int,
+        expire_time_ms: int,
+        dealer_count: int,
+        timestamp_ms: int,
+    ) -> None:
+        self.rfq_id = rfq_id
+        self.dealer_user_id = dealer_user_id
+        self.requester_user_id = requester_user_id
+        self.instrument_id = instrument_id
+        self.side = side
+        self.quantity = quantity
+        self.expire_time_ms = expire_time_ms
+        self.dealer_count = dealer_count
+        self.timestamp_ms = timestamp_ms
+
+    __hash__ = None  # type: ignore[assignment]  # mutable: equal by value, not hashable
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RfqInvited):
+            return NotImplemented
+        return (
+            self.rfq_id == other.rfq_id
+            and self.dealer_user_id == other.dealer_user_id
+            and self.requester_user_id == other.requester_user_id
+            and self.instrument_id == other.instrument_id
+            and self.side == other.side
+            and self.quantity == other.quantity
+            and self.expire_time_ms == other.expire_time_ms
+            and self.dealer_count == other.dealer_count
+            and self.timestamp_ms == other.timestamp_ms
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"RfqInvited("
+            f"rfq_id={self.rfq_id!r}, "
+            f"dealer_user_id={self.dealer_user_id!r}, "
+            f"requester_user_id={self.requester_user_id!r}, "
+            f"instrument_id={self.instrument_id!r}, "
+            f"side={self.side!r}, "
+            f"quantity={self.quantity!r}, "
+            f"expire_time_ms={self.expire_time_ms!r}, "
+            f"dealer_count={self.dealer_count!r}, "
+            f"timestamp_ms={self.timestamp_ms!r})"
+        )
+
+    def encoded_length(self) -> int:
+        """Bytes ``encode`` writes: header, block, groups and var data."""
+        return 54
+
+    def encode(self, buf: WritableBuffer, offset: int = 0) -> int:
+        """Write header and message at ``offset`` of ``buf``; return the bytes written."""
+        try:
+            if offset < 0:
+                raise _rt.bad_offset("RfqInvited", offset)
+            f_rfq_id = self.rfq_id
+            if f_rfq_id < 1:
+                raise _rt.bad_int("RfqInvited.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808)
+            f_dealer_user_id = self.dealer_user_id
+            if f_dealer_user_id < 1:
+                raise _rt.bad_int("RfqInvited.dealer_user_id", f_dealer_user_id, 1, 2147483647, -2147483648)
+            f_requester_user_id = self.requester_user_id
+            if f_requester_user_id < 1:
+                raise _rt.bad_int(
+                    "RfqInvited.requester_user_id", f_requester_user_id, 1, 2147483647, -2147483648
+                )
+            f_instrument_id = self.instrument_id
+            if f_instrument_id < 1:
+                raise _rt.bad_int("RfqInvited.instrument_id", f_instrument_id, 1, 2147483647, -2147483648)
+            try:
+                f_side = _SIDE_RAW[self.side]
+            except KeyError:
+                raise _rt.bad_enum("RfqInvited.side", self.side, Side) from None
+            f_quantity = self.quantity
+            if f_quantity < 0 and f_quantity < -9223372036854775807:
+                raise _rt.bad_int(
+                    "RfqInvited.quantity",
+                    f_quantity,
+                    -9223372036854775807,
+                    9223372036854775807,
+                    -9223372036854775808,
+                )
+            f_expire_time_ms = self.expire_time_ms
+            if f_expire_time_ms < 0 and f_expire_time_ms < -9223372036854775807:
+                raise _rt.bad_int(
+                    "RfqInvited.expire_time_ms",
+                    f_expire_time_ms,
+                    -9223372036854775807,
+                    9223372036854775807,
+                    -9223372036854775808,
+                )
+            f_dealer_count = self.dealer_count
+            if not 1 <= f_dealer_count <= 64:
+                raise _rt.bad_int("RfqInvited.dealer_count", f_dealer_count, 1, 64, 255)
+            f_timestamp_ms = self.timestamp_ms
+            if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
+                raise _rt.bad_int(
+                    "RfqInvited.timestamp_ms",
+                    f_timestamp_ms,
+                    -9223372036854775807,
+                    9223372036854775807,
+                    -9223372036854775808,
+                )
+            _RFQ_INVITED.pack_into(
+                buf,
+                offset,
+                284485750358062,
+                f_rfq_id,
+                f_dealer_user_id,
+                f_requester_user_id,
+                f_instrument_id,
+                f_side,
+                f_quantity,
+                f_expire_time_ms,
+                f_dealer_count,
+                f_timestamp_ms,
+            )
+        except CodecError as exc:
+            exc.template_id = 24
+            raise
+        except _rt.FOREIGN_ERRORS as exc:
+            raise _rt.explain_encode(self, buf, offset, exc) from None
+        return 54
+
+
+def _decode_rfq_invited(
+    buf: Buffer, offset: int, limit: int, block_length: int = 46, version: int = 1
+) -> tuple[RfqInvited, int]:
+    pos = offset + 8
+    end = pos + block_length
+    if end > limit:
+        raise _rt.short_frame("RfqInvited", end, limit, "the block")
+    if block_length >= 46:
         (
-            header,
-            f_correlation_id,
             f_rfq_id,
+            f_dealer_user_id,
             f_requester_user_id,
             f_instrument_id,
             f_side,
             f_quantity,
             f_expire_time_ms,
+            f_dealer_count,
             f_timestamp_ms,
-            f_cl_ord_id,
-        ) = _RFQ_CREATED.unpack_from(buf, offset)
+        ) = _RFQ_INVITED_BLOCK.unpack_from(buf, pos)
+    else:
+        (
+            f_rfq_id,
+            f_dealer_user_id,
+            f_requester_user_id,
+            f_instrument_id,
+            f_side,
+            f_quantity,
+            f_expire_time_ms,
+            f_dealer_count,
+            f_timestamp_ms,
+        ) = _rt.read_block(buf, pos, block_length, version, _RFQ_INVITED_LAYOUT)
+    if f_rfq_id < 1:
+        raise _rt.bad_int("RfqInvited.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808)
+    if f_dealer_user_id < 1:
+        raise _rt.bad_int("RfqInvited.dealer_user_id", f_dealer_user_id, 1, 2147483647, -2147483648)
+    if f_requester_user_id < 1:
+        raise _rt.bad_int("RfqInvited.requester_user_id", f_requester_user_id, 1, 2147483647, -2147483648)
+    if f_instrument_id < 1:
+        raise _rt.bad_int("RfqInvited.instrument_id", f_instrument_id, 1, 2147483647, -2147483648)
+    v_side = _SIDE_BY_VALUE[f_side]
+    if v_side is None:
+        raise _rt.bad_enum("RfqInvited.side", f_side, Side)
+    if f_quantity < 0 and f_quantity < -9223372036854775807:
+        raise _rt.bad_int(
+            "RfqInvited.quantity", f_quantity, -9223372036854775807, 9223372036854775807, -9223372036854775808
+        )
+    if f_expire_time_ms < 0 and f_expire_time_ms < -9223372036854775807:
+        raise _rt.bad_int(
+            "RfqInvited.expire_time_ms",
+            f_expire_time_ms,
+            -9223372036854775807,
+            9223372036854775807,
+            -9223372036854775808,
+        )
+    if not 1 <= f_dealer_count <= 64:
+        raise _rt.bad_int("RfqInvited.dealer_count", f_dealer_count, 1, 64, 255)
+    if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
+        raise _rt.bad_int(
+            "RfqInvited.timestamp_ms",
+            f_timestamp_ms,
+            -9223372036854775807,
+            9223372036854775807,
+            -9223372036854775808,
+        )
+    msg = _new(RfqInvited)
+    msg.rfq_id = f_rfq_id
+    msg.dealer_user_id = f_dealer_user_id
+    msg.requester_user_id = f_requester_user_id
+    msg.instrument_id = f_instrument_id
+    msg.side = v_side
+    msg.quantity = f_quantity
+    msg.expire_time_ms = f_expire_time_ms
+    msg.dealer_count = f_dealer_count
+    msg.timestamp_ms = f_timestamp_ms
+    return msg, end
+
+
+def _fast_rfq_invited(buf: Buffer, offset: int, length: int | None) -> Message:
+    """``decode`` of RfqInvited at our version and block length; any other frame: ``decode_from``."""
+    try:
+        (
+            header,
+            f_rfq_id,
+            f_dealer_user_id,
+            f_requester_user_id,
+            f_instrument_id,
+            f_side,
+            f_quantity,
+            f_expire_time_ms,
+            f_dealer_count,
+            f_timestamp_ms,
+        ) = _RFQ_INVITED.unpack_from(buf, offset)
     except _rt.FOREIGN_ERRORS:
         return decode_from(buf, offset, length)[0]
-    if header != 284485750292549 or offset < 0 or (length is not None and length != 77):
-        return decode_from(buf, offset, length)[0]
-    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+    if header != 284485750358062 or offset < 0 or (length is not None and length != 54):
         return decode_from(buf, offset, length)[0]
     if f_rfq_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_dealer_user_id < 1:
         return decode_from(buf, offset, length)[0]
     if f_requester_user_id < 1:
         return decode_from(buf, offset, length)[0]
@@ -2513,571 +3477,34 @@ def _fast_rfq_created(buf: Buffer, offset: int, length: int | None) -> Message:
         return decode_from(buf, offset, length)[0]
     if f_expire_time_ms < 0 and f_expire_time_ms < -9223372036854775807:
         return decode_from(buf, offset, length)[0]
+    if not 1 <= f_dealer_count <= 64:
+        return decode_from(buf, offset, length)[0]
     if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
         return decode_from(buf, offset, length)[0]
-    try:
-        v_cl_ord_id = f_cl_ord_id.partition(b"\x00")[0].decode("ascii")
-    except UnicodeDecodeError:
-        return decode_from(buf, offset, length)[0]
-    msg: RfqCreated = _new(RfqCreated)
-    msg.correlation_id = f_correlation_id
+    msg: RfqInvited = _new(RfqInvited)
     msg.rfq_id = f_rfq_id
+    msg.dealer_user_id = f_dealer_user_id
     msg.requester_user_id = f_requester_user_id
     msg.instrument_id = f_instrument_id
     msg.side = v_side
     msg.quantity = f_quantity
     msg.expire_time_ms = f_expire_time_ms
-    msg.timestamp_ms = f_timestamp_ms
-    msg.cl_ord_id = v_cl_ord_id
-    return msg
-
-
-_RFQ_QUOTED = struct.Struct("<Qqqiiqq")
-_RFQ_QUOTED_BLOCK = struct.Struct("<qqiiqq")
-_RFQ_QUOTED_LAYOUT = _rt.BlockLayout(
-    "RfqQuoted",
-    (
-        _rt.FieldLayout(0, 0, struct.Struct("<q"), (-9223372036854775808,)),
-        _rt.FieldLayout(0, 8, struct.Struct("<q"), (-9223372036854775808,)),
-        _rt.FieldLayout(0, 16, struct.Struct("<i"), (-2147483648,)),
-        _rt.FieldLayout(0, 20, struct.Struct("<i"), (-2147483648,)),
-        _rt.FieldLayout(0, 24, struct.Struct("<q"), (-9223372036854775808,)),
-        _rt.FieldLayout(0, 32, struct.Struct("<q"), (-9223372036854775808,)),
-    ),
-    (40,),
-)
-
-
-class RfqQuoted:
-    """Template 24; block length 40, 48 bytes with the header."""
-
-    __slots__ = (
-        "correlation_id",
-        "rfq_id",
-        "requester_user_id",
-        "responder_user_id",
-        "price",
-        "timestamp_ms",
-    )
-
-    TEMPLATE_ID: ClassVar[int] = 24
-    BLOCK_LENGTH: ClassVar[int] = 40
-    SCHEMA_ID: ClassVar[int] = 701
-    SCHEMA_VERSION: ClassVar[int] = 1
-    _SPEC: ClassVar[tuple[_rt.Spec, ...]] = (
-        _rt.Spec("correlation_id", "int", False, -9223372036854775807, 9223372036854775807, None),
-        _rt.Spec("rfq_id", "int", False, 1, 9223372036854775807, None),
-        _rt.Spec("requester_user_id", "int", False, 1, 2147483647, None),
-        _rt.Spec("responder_user_id", "int", False, 1, 2147483647, None),
-        _rt.Spec("price", "int", False, -9223372036854775807, 9223372036854775807, None),
-        _rt.Spec("timestamp_ms", "int", False, -9223372036854775807, 9223372036854775807, None),
-    )
-    _LAYOUT: ClassVar[_rt.BlockLayout] = _RFQ_QUOTED_LAYOUT
-
-    correlation_id: int
-    rfq_id: int
-    requester_user_id: int
-    responder_user_id: int
-    price: int
-    timestamp_ms: int
-
-    def __init__(
-        self,
-        *,
-        correlation_id: int,
-        rfq_id: int,
-        requester_user_id: int,
-        responder_user_id: int,
-        price: int,
-        timestamp_ms: int,
-    ) -> None:
-        self.correlation_id = correlation_id
-        self.rfq_id = rfq_id
-        self.requester_user_id = requester_user_id
-        self.responder_user_id = responder_user_id
-        self.price = price
-        self.timestamp_ms = timestamp_ms
-
-    __hash__ = None  # type: ignore[assignment]  # mutable: equal by value, not hashable
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, RfqQuoted):
-            return NotImplemented
-        return (
-            self.correlation_id == other.correlation_id
-            and self.rfq_id == other.rfq_id
-            and self.requester_user_id == other.requester_user_id
-            and self.responder_user_id == other.responder_user_id
-            and self.price == other.price
-            and self.timestamp_ms == other.timestamp_ms
-        )
-
-    def __repr__(self) -> str:
-        return (
-            f"RfqQuoted("
-            f"correlation_id={self.correlation_id!r}, "
-            f"rfq_id={self.rfq_id!r}, "
-            f"requester_user_id={self.requester_user_id!r}, "
-            f"responder_user_id={self.responder_user_id!r}, "
-            f"price={self.price!r}, "
-            f"timestamp_ms={self.timestamp_ms!r})"
-        )
-
-    def encoded_length(self) -> int:
-        """Bytes ``encode`` writes: header, block, groups and var data."""
-        return 48
-
-    def encode(self, buf: WritableBuffer, offset: int = 0) -> int:
-        """Write header and message at ``offset`` of ``buf``; return the bytes written."""
-        try:
-            if offset < 0:
-                raise _rt.bad_offset("RfqQuoted", offset)
-            f_correlation_id = self.correlation_id
-            if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
-                raise _rt.bad_int(
-                    "RfqQuoted.correlation_id",
-                    f_correlation_id,
-                    -9223372036854775807,
-                    9223372036854775807,
-                    -9223372036854775808,
-                )
-            f_rfq_id = self.rfq_id
-            if f_rfq_id < 1:
-                raise _rt.bad_int("RfqQuoted.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808)
-            f_requester_user_id = self.requester_user_id
-            if f_requester_user_id < 1:
-                raise _rt.bad_int(
-                    "RfqQuoted.requester_user_id", f_requester_user_id, 1, 2147483647, -2147483648
-                )
-            f_responder_user_id = self.responder_user_id
-            if f_responder_user_id < 1:
-                raise _rt.bad_int(
-                    "RfqQuoted.responder_user_id", f_responder_user_id, 1, 2147483647, -2147483648
-                )
-            f_price = self.price
-            if f_price < 0 and f_price < -9223372036854775807:
-                raise _rt.bad_int(
-                    "RfqQuoted.price",
-                    f_price,
-                    -9223372036854775807,
-                    9223372036854775807,
-                    -9223372036854775808,
-                )
-            f_timestamp_ms = self.timestamp_ms
-            if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
-                raise _rt.bad_int(
-                    "RfqQuoted.timestamp_ms",
-                    f_timestamp_ms,
-                    -9223372036854775807,
-                    9223372036854775807,
-                    -9223372036854775808,
-                )
-            _RFQ_QUOTED.pack_into(
-                buf,
-                offset,
-                284485750358056,
-                f_correlation_id,
-                f_rfq_id,
-                f_requester_user_id,
-                f_responder_user_id,
-                f_price,
-                f_timestamp_ms,
-            )
-        except CodecError as exc:
-            exc.template_id = 24
-            raise
-        except _rt.FOREIGN_ERRORS as exc:
-            raise _rt.explain_encode(self, buf, offset, exc) from None
-        return 48
-
-
-def _decode_rfq_quoted(
-    buf: Buffer, offset: int, limit: int, block_length: int = 40, version: int = 1
-) -> tuple[RfqQuoted, int]:
-    pos = offset + 8
-    end = pos + block_length
-    if end > limit:
-        raise _rt.short_frame("RfqQuoted", end, limit, "the block")
-    if block_length >= 40:
-        f_correlation_id, f_rfq_id, f_requester_user_id, f_responder_user_id, f_price, f_timestamp_ms = (
-            _RFQ_QUOTED_BLOCK.unpack_from(buf, pos)
-        )
-    else:
-        f_correlation_id, f_rfq_id, f_requester_user_id, f_responder_user_id, f_price, f_timestamp_ms = (
-            _rt.read_block(buf, pos, block_length, version, _RFQ_QUOTED_LAYOUT)
-        )
-    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
-        raise _rt.bad_int(
-            "RfqQuoted.correlation_id",
-            f_correlation_id,
-            -9223372036854775807,
-            9223372036854775807,
-            -9223372036854775808,
-        )
-    if f_rfq_id < 1:
-        raise _rt.bad_int("RfqQuoted.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808)
-    if f_requester_user_id < 1:
-        raise _rt.bad_int("RfqQuoted.requester_user_id", f_requester_user_id, 1, 2147483647, -2147483648)
-    if f_responder_user_id < 1:
-        raise _rt.bad_int("RfqQuoted.responder_user_id", f_responder_user_id, 1, 2147483647, -2147483648)
-    if f_price < 0 and f_price < -9223372036854775807:
-        raise _rt.bad_int(
-            "RfqQuoted.price", f_price, -9223372036854775807, 9223372036854775807, -9223372036854775808
-        )
-    if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
-        raise _rt.bad_int(
-            "RfqQuoted.timestamp_ms",
-            f_timestamp_ms,
-            -9223372036854775807,
-            9223372036854775807,
-            -9223372036854775808,
-        )
-    msg = _new(RfqQuoted)
-    msg.correlation_id = f_correlation_id
-    msg.rfq_id = f_rfq_id
-    msg.requester_user_id = f_requester_user_id
-    msg.responder_user_id = f_responder_user_id
-    msg.price = f_price
-    msg.timestamp_ms = f_timestamp_ms
-    return msg, end
-
-
-def _fast_rfq_quoted(buf: Buffer, offset: int, length: int | None) -> Message:
-    """``decode`` of RfqQuoted at our version and block length; any other frame: ``decode_from``."""
-    try:
-        (
-            header,
-            f_correlation_id,
-            f_rfq_id,
-            f_requester_user_id,
-            f_responder_user_id,
-            f_price,
-            f_timestamp_ms,
-        ) = _RFQ_QUOTED.unpack_from(buf, offset)
-    except _rt.FOREIGN_ERRORS:
-        return decode_from(buf, offset, length)[0]
-    if header != 284485750358056 or offset < 0 or (length is not None and length != 48):
-        return decode_from(buf, offset, length)[0]
-    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
-        return decode_from(buf, offset, length)[0]
-    if f_rfq_id < 1:
-        return decode_from(buf, offset, length)[0]
-    if f_requester_user_id < 1:
-        return decode_from(buf, offset, length)[0]
-    if f_responder_user_id < 1:
-        return decode_from(buf, offset, length)[0]
-    if f_price < 0 and f_price < -9223372036854775807:
-        return decode_from(buf, offset, length)[0]
-    if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
-        return decode_from(buf, offset, length)[0]
-    msg: RfqQuoted = _new(RfqQuoted)
-    msg.correlation_id = f_correlation_id
-    msg.rfq_id = f_rfq_id
-    msg.requester_user_id = f_requester_user_id
-    msg.responder_user_id = f_responder_user_id
-    msg.price = f_price
+    msg.dealer_count = f_dealer_count
     msg.timestamp_ms = f_timestamp_ms
     return msg
 
 
-_RFQ_COUNTERED = struct.Struct("<Qqqiiiqq")
-_RFQ_COUNTERED_BLOCK = struct.Struct("<qqiiiqq")
-_RFQ_COUNTERED_LAYOUT = _rt.BlockLayout(
-    "RfqCountered",
+_QUOTE_SUBMITTED = struct.Struct("<Qiqqqiqqqq")
+_QUOTE_SUBMITTED_BLOCK = struct.Struct("<iqqqiqqqq")
+_QUOTE_SUBMITTED_LAYOUT = _rt.BlockLayout(
+    "QuoteSubmitted",
     (
-        _rt.FieldLayout(0, 0, struct.Struct("<q"), (-9223372036854775808,)),
-        _rt.FieldLayout(0, 8, struct.Struct("<q"), (-9223372036854775808,)),
-        _rt.FieldLayout(0, 16, struct.Struct("<i"), (-2147483648,)),
-        _rt.FieldLayout(0, 20, struct.Struct("<i"), (-2147483648,)),
-        _rt.FieldLayout(0, 24, struct.Struct("<i"), (-2147483648,)),
-        _rt.FieldLayout(0, 28, struct.Struct("<q"), (-9223372036854775808,)),
-        _rt.FieldLayout(0, 36, struct.Struct("<q"), (-9223372036854775808,)),
-    ),
-    (44,),
-)
-
-
-class RfqCountered:
-    """Template 25; block length 44, 52 bytes with the header."""
-
-    __slots__ = (
-        "correlation_id",
-        "rfq_id",
-        "requester_user_id",
-        "responder_user_id",
-        "countered_by_user_id",
-        "price",
-        "timestamp_ms",
-    )
-
-    TEMPLATE_ID: ClassVar[int] = 25
-    BLOCK_LENGTH: ClassVar[int] = 44
-    SCHEMA_ID: ClassVar[int] = 701
-    SCHEMA_VERSION: ClassVar[int] = 1
-    _SPEC: ClassVar[tuple[_rt.Spec, ...]] = (
-        _rt.Spec("correlation_id", "int", False, -9223372036854775807, 9223372036854775807, None),
-        _rt.Spec("rfq_id", "int", False, 1, 9223372036854775807, None),
-        _rt.Spec("requester_user_id", "int", False, 1, 2147483647, None),
-        _rt.Spec("responder_user_id", "int", False, 1, 2147483647, None),
-        _rt.Spec("countered_by_user_id", "int", False, 1, 2147483647, None),
-        _rt.Spec("price", "int", False, -9223372036854775807, 9223372036854775807, None),
-        _rt.Spec("timestamp_ms", "int", False, -9223372036854775807, 9223372036854775807, None),
-    )
-    _LAYOUT: ClassVar[_rt.BlockLayout] = _RFQ_COUNTERED_LAYOUT
-
-    correlation_id: int
-    rfq_id: int
-    requester_user_id: int
-    responder_user_id: int
-    countered_by_user_id: int
-    price: int
-    timestamp_ms: int
-
-    def __init__(
-        self,
-        *,
-        correlation_id: int,
-        rfq_id: int,
-        requester_user_id: int,
-        responder_user_id: int,
-        countered_by_user_id: int,
-        price: int,
-        timestamp_ms: int,
-    ) -> None:
-        self.correlation_id = correlation_id
-        self.rfq_id = rfq_id
-        self.requester_user_id = requester_user_id
-        self.responder_user_id = responder_user_id
-        self.countered_by_user_id = countered_by_user_id
-        self.price = price
-        self.timestamp_ms = timestamp_ms
-
-    __hash__ = None  # type: ignore[assignment]  # mutable: equal by value, not hashable
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, RfqCountered):
-            return NotImplemented
-        return (
-            self.correlation_id == other.correlation_id
-            and self.rfq_id == other.rfq_id
-            and self.requester_user_id == other.requester_user_id
-            and self.responder_user_id == other.responder_user_id
-            and self.countered_by_user_id == other.countered_by_user_id
-            and self.price == other.price
-            and self.timestamp_ms == other.timestamp_ms
-        )
-
-    def __repr__(self) -> str:
-        return (
-            f"RfqCountered("
-            f"correlation_id={self.correlation_id!r}, "
-            f"rfq_id={self.rfq_id!r}, "
-            f"requester_user_id={self.requester_user_id!r}, "
-            f"responder_user_id={self.responder_user_id!r}, "
-            f"countered_by_user_id={self.countered_by_user_id!r}, "
-            f"price={self.price!r}, "
-            f"timestamp_ms={self.timestamp_ms!r})"
-        )
-
-    def encoded_length(self) -> int:
-        """Bytes ``encode`` writes: header, block, groups and var data."""
-        return 52
-
-    def encode(self, buf: WritableBuffer, offset: int = 0) -> int:
-        """Write header and message at ``offset`` of ``buf``; return the bytes written."""
-        try:
-            if offset < 0:
-                raise _rt.bad_offset("RfqCountered", offset)
-            f_correlation_id = self.correlation_id
-            if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
-                raise _rt.bad_int(
-                    "RfqCountered.correlation_id",
-                    f_correlation_id,
-                    -9223372036854775807,
-                    9223372036854775807,
-                    -9223372036854775808,
-                )
-            f_rfq_id = self.rfq_id
-            if f_rfq_id < 1:
-                raise _rt.bad_int(
-                    "RfqCountered.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808
-                )
-            f_requester_user_id = self.requester_user_id
-            if f_requester_user_id < 1:
-                raise _rt.bad_int(
-                    "RfqCountered.requester_user_id", f_requester_user_id, 1, 2147483647, -2147483648
-                )
-            f_responder_user_id = self.responder_user_id
-            if f_responder_user_id < 1:
-                raise _rt.bad_int(
-                    "RfqCountered.responder_user_id", f_responder_user_id, 1, 2147483647, -2147483648
-                )
-            f_countered_by_user_id = self.countered_by_user_id
-            if f_countered_by_user_id < 1:
-                raise _rt.bad_int(
-                    "RfqCountered.countered_by_user_id", f_countered_by_user_id, 1, 2147483647, -2147483648
-                )
-            f_price = self.price
-            if f_price < 0 and f_price < -9223372036854775807:
-                raise _rt.bad_int(
-                    "RfqCountered.price",
-                    f_price,
-                    -9223372036854775807,
-                    9223372036854775807,
-                    -9223372036854775808,
-                )
-            f_timestamp_ms = self.timestamp_ms
-            if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
-                raise _rt.bad_int(
-                    "RfqCountered.timestamp_ms",
-                    f_timestamp_ms,
-                    -9223372036854775807,
-                    9223372036854775807,
-                    -9223372036854775808,
-                )
-            _RFQ_COUNTERED.pack_into(
-                buf,
-                offset,
-                284485750423596,
-                f_correlation_id,
-                f_rfq_id,
-                f_requester_user_id,
-                f_responder_user_id,
-                f_countered_by_user_id,
-                f_price,
-                f_timestamp_ms,
-            )
-        except CodecError as exc:
-            exc.template_id = 25
-            raise
-        except _rt.FOREIGN_ERRORS as exc:
-            raise _rt.explain_encode(self, buf, offset, exc) from None
-        return 52
-
-
-def _decode_rfq_countered(
-    buf: Buffer, offset: int, limit: int, block_length: int = 44, version: int = 1
-) -> tuple[RfqCountered, int]:
-    pos = offset + 8
-    end = pos + block_length
-    if end > limit:
-        raise _rt.short_frame("RfqCountered", end, limit, "the block")
-    if block_length >= 44:
-        (
-            f_correlation_id,
-            f_rfq_id,
-            f_requester_user_id,
-            f_responder_user_id,
-            f_countered_by_user_id,
-            f_price,
-            f_timestamp_ms,
-        ) = _RFQ_COUNTERED_BLOCK.unpack_from(buf, pos)
-    else:
-        (
-            f_correlation_id,
-            f_rfq_id,
-            f_requester_user_id,
-            f_responder_user_id,
-            f_countered_by_user_id,
-            f_price,
-            f_timestamp_ms,
-        ) = _rt.read_block(buf, pos, block_length, version, _RFQ_COUNTERED_LAYOUT)
-    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
-        raise _rt.bad_int(
-            "RfqCountered.correlation_id",
-            f_correlation_id,
-            -9223372036854775807,
-            9223372036854775807,
-            -9223372036854775808,
-        )
-    if f_rfq_id < 1:
-        raise _rt.bad_int("RfqCountered.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808)
-    if f_requester_user_id < 1:
-        raise _rt.bad_int("RfqCountered.requester_user_id", f_requester_user_id, 1, 2147483647, -2147483648)
-    if f_responder_user_id < 1:
-        raise _rt.bad_int("RfqCountered.responder_user_id", f_responder_user_id, 1, 2147483647, -2147483648)
-    if f_countered_by_user_id < 1:
-        raise _rt.bad_int(
-            "RfqCountered.countered_by_user_id", f_countered_by_user_id, 1, 2147483647, -2147483648
-        )
-    if f_price < 0 and f_price < -9223372036854775807:
-        raise _rt.bad_int(
-            "RfqCountered.price", f_price, -9223372036854775807, 9223372036854775807, -9223372036854775808
-        )
-    if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
-        raise _rt.bad_int(
-            "RfqCountered.timestamp_ms",
-            f_timestamp_ms,
-            -9223372036854775807,
-            9223372036854775807,
-            -9223372036854775808,
-        )
-    msg = _new(RfqCountered)
-    msg.correlation_id = f_correlation_id
-    msg.rfq_id = f_rfq_id
-    msg.requester_user_id = f_requester_user_id
-    msg.responder_user_id = f_responder_user_id
-    msg.countered_by_user_id = f_countered_by_user_id
-    msg.price = f_price
-    msg.timestamp_ms = f_timestamp_ms
-    return msg, end
-
-
-def _fast_rfq_countered(buf: Buffer, offset: int, length: int | None) -> Message:
-    """``decode`` of RfqCountered at our version and block length; any other frame: ``decode_from``."""
-    try:
-        (
-            header,
-            f_correlation_id,
-            f_rfq_id,
-            f_requester_user_id,
-            f_responder_user_id,
-            f_countered_by_user_id,
-            f_price,
-            f_timestamp_ms,
-        ) = _RFQ_COUNTERED.unpack_from(buf, offset)
-    except _rt.FOREIGN_ERRORS:
-        return decode_from(buf, offset, length)[0]
-    if header != 284485750423596 or offset < 0 or (length is not None and length != 52):
-        return decode_from(buf, offset, length)[0]
-    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
-        return decode_from(buf, offset, length)[0]
-    if f_rfq_id < 1:
-        return decode_from(buf, offset, length)[0]
-    if f_requester_user_id < 1:
-        return decode_from(buf, offset, length)[0]
-    if f_responder_user_id < 1:
-        return decode_from(buf, offset, length)[0]
-    if f_countered_by_user_id < 1:
-        return decode_from(buf, offset, length)[0]
-    if f_price < 0 and f_price < -9223372036854775807:
-        return decode_from(buf, offset, length)[0]
-    if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
-        return decode_from(buf, offset, length)[0]
-    msg: RfqCountered = _new(RfqCountered)
-    msg.correlation_id = f_correlation_id
-    msg.rfq_id = f_rfq_id
-    msg.requester_user_id = f_requester_user_id
-    msg.responder_user_id = f_responder_user_id
-    msg.countered_by_user_id = f_countered_by_user_id
-    msg.price = f_price
-    msg.timestamp_ms = f_timestamp_ms
-    return msg
-
-
-_RFQ_ACCEPTED = struct.Struct("<Qqqiiiiiiqqq")
-_RFQ_ACCEPTED_BLOCK = struct.Struct("<qqiiiiiiqqq")
-_RFQ_ACCEPTED_LAYOUT = _rt.BlockLayout(
-    "RfqAccepted",
-    (
-        _rt.FieldLayout(0, 0, struct.Struct("<q"), (-9223372036854775808,)),
-        _rt.FieldLayout(0, 8, struct.Struct("<q"), (-9223372036854775808,)),
-        _rt.FieldLayout(0, 16, struct.Struct("<i"), (-2147483648,)),
-        _rt.FieldLayout(0, 20, struct.Struct("<i"), (-2147483648,)),
-        _rt.FieldLayout(0, 24, struct.Struct("<i"), (-2147483648,)),
+        _rt.FieldLayout(0, 0, struct.Struct("<i"), (-2147483648,)),
+        _rt.FieldLayout(0, 4, struct.Struct("<q"), (-9223372036854775808,)),
+        _rt.FieldLayout(0, 12, struct.Struct("<q"), (-9223372036854775808,)),
+        _rt.FieldLayout(0, 20, struct.Struct("<q"), (-9223372036854775808,)),
         _rt.FieldLayout(0, 28, struct.Struct("<i"), (-2147483648,)),
-        _rt.FieldLayout(0, 32, struct.Struct("<i"), (-2147483648,)),
-        _rt.FieldLayout(0, 36, struct.Struct("<i"), (-2147483648,)),
+        _rt.FieldLayout(0, 32, struct.Struct("<q"), (-9223372036854775808,)),
         _rt.FieldLayout(0, 40, struct.Struct("<q"), (-9223372036854775808,)),
         _rt.FieldLayout(0, 48, struct.Struct("<q"), (-9223372036854775808,)),
         _rt.FieldLayout(0, 56, struct.Struct("<q"), (-9223372036854775808,)),
@@ -3086,113 +3513,101 @@ _RFQ_ACCEPTED_LAYOUT = _rt.BlockLayout(
 )
 
 
-class RfqAccepted:
-    """The trade. Template 26; block length 64, 72 bytes with the header."""
+class QuoteSubmitted:
+    """A dealer's quote, to that dealer and to the requester. Template 25; block length 64, 72 bytes with
+    the header.
+    """
 
     __slots__ = (
+        "recipient_user_id",
         "correlation_id",
         "rfq_id",
-        "requester_user_id",
-        "responder_user_id",
-        "accepted_by_user_id",
-        "buyer_user_id",
-        "seller_user_id",
-        "instrument_id",
+        "quote_id",
+        "dealer_user_id",
         "price",
-        "quantity",
+        "valid_until_ms",
+        "replaced_quote_id",
         "timestamp_ms",
     )
 
-    TEMPLATE_ID: ClassVar[int] = 26
+    TEMPLATE_ID: ClassVar[int] = 25
     BLOCK_LENGTH: ClassVar[int] = 64
     SCHEMA_ID: ClassVar[int] = 701
     SCHEMA_VERSION: ClassVar[int] = 1
     _SPEC: ClassVar[tuple[_rt.Spec, ...]] = (
-        _rt.Spec("correlation_id", "int", False, -9223372036854775807, 9223372036854775807, None),
+        _rt.Spec("recipient_user_id", "int", False, 1, 2147483647, None),
+        _rt.Spec("correlation_id", "int", True, -9223372036854775807, 9223372036854775807, None),
         _rt.Spec("rfq_id", "int", False, 1, 9223372036854775807, None),
-        _rt.Spec("requester_user_id", "int", False, 1, 2147483647, None),
-        _rt.Spec("responder_user_id", "int", False, 1, 2147483647, None),
-        _rt.Spec("accepted_by_user_id", "int", False, 1, 2147483647, None),
-        _rt.Spec("buyer_user_id", "int", False, 1, 2147483647, None),
-        _rt.Spec("seller_user_id", "int", False, 1, 2147483647, None),
-        _rt.Spec("instrument_id", "int", False, 1, 2147483647, None),
+        _rt.Spec("quote_id", "int", False, 1, 9223372036854775807, None),
+        _rt.Spec("dealer_user_id", "int", False, 1, 2147483647, None),
         _rt.Spec("price", "int", False, -9223372036854775807, 9223372036854775807, None),
-        _rt.Spec("quantity", "int", False, -9223372036854775807, 9223372036854775807, None),
+        _rt.Spec("valid_until_ms", "int", False, -9223372036854775807, 9223372036854775807, None),
+        _rt.Spec("replaced_quote_id", "int", True, 1, 9223372036854775807, None),
         _rt.Spec("timestamp_ms", "int", False, -9223372036854775807, 9223372036854775807, None),
     )
-    _LAYOUT: ClassVar[_rt.BlockLayout] = _RFQ_ACCEPTED_LAYOUT
+    _LAYOUT: ClassVar[_rt.BlockLayout] = _QUOTE_SUBMITTED_LAYOUT
 
-    correlation_id: int
+    recipient_user_id: int
+    correlation_id: int | None
     rfq_id: int
-    requester_user_id: int
-    responder_user_id: int
-    accepted_by_user_id: int
-    buyer_user_id: int
-    seller_user_id: int
-    instrument_id: int
+    quote_id: int
+    dealer_user_id: int
     price: int
-    quantity: int
+    valid_until_ms: int
+    replaced_quote_id: int | None
     timestamp_ms: int
 
     def __init__(
         self,
         *,
-        correlation_id: int,
+        recipient_user_id: int,
+        correlation_id: int | None = None,
         rfq_id: int,
-        requester_user_id: int,
-        responder_user_id: int,
-        accepted_by_user_id: int,
-        buyer_user_id: int,
-        seller_user_id: int,
-        instrument_id: int,
+        quote_id: int,
+        dealer_user_id: int,
         price: int,
-        quantity: int,
+        valid_until_ms: int,
+        replaced_quote_id: int | None = None,
         timestamp_ms: int,
     ) -> None:
+        self.recipient_user_id = recipient_user_id
         self.correlation_id = correlation_id
         self.rfq_id = rfq_id
-        self.requester_user_id = requester_user_id
-        self.responder_user_id = responder_user_id
-        self.accepted_by_user_id = accepted_by_user_id
-        self.buyer_user_id = buyer_user_id
-        self.seller_user_id = seller_user_id
-        self.instrument_id = instrument_id
+        self.quote_id = quote_id
+        self.dealer_user_id = dealer_user_id
         self.price = price
-        self.quantity = quantity
+        self.valid_until_ms = valid_until_ms
+        self.replaced_quote_id = replaced_quote_id
         self.timestamp_ms = timestamp_ms
 
     __hash__ = None  # type: ignore[assignment]  # mutable: equal by value, not hashable
 
     def __eq__(self, other: object) -> bool:
-        if not isinstance(other, RfqAccepted):
+        if not isinstance(other, QuoteSubmitted):
             return NotImplemented
         return (
-            self.correlation_id == other.correlation_id
+            self.recipient_user_id == other.recipient_user_id
+            and self.correlation_id == other.correlation_id
             and self.rfq_id == other.rfq_id
-            and self.requester_user_id == other.requester_user_id
-            and self.responder_user_id == other.responder_user_id
-            and self.accepted_by_user_id == other.accepted_by_user_id
-            and self.buyer_user_id == other.buyer_user_id
-            and self.seller_user_id == other.seller_user_id
-            and self.instrument_id == other.instrument_id
+            and self.quote_id == other.quote_id
+            and self.dealer_user_id == other.dealer_user_id
             and self.price == other.price
-            and self.quantity == other.quantity
+            and self.valid_until_ms == other.valid_until_ms
+            and self.replaced_quote_id == other.replaced_quote_id
             and self.timestamp_ms == other.timestamp_ms
         )
 
     def __repr__(self) -> str:
         return (
-            f"RfqAccepted("
+            f"QuoteSubmitted("
+            f"recipient_user_id={self.recipient_user_id!r}, "
             f"correlation_id={self.correlation_id!r}, "
             f"rfq_id={self.rfq_id!r}, "
-            f"requester_user_id={self.requester_user_id!r}, "
-            f"responder_user_id={self.responder_user_id!r}, "
-            f"accepted_by_user_id={self.accepted_by_user_id!r}, "
-            f"buyer_user_id={self.buyer_user_id!r}, "
-            f"seller_user_id={self.seller_user_id!r}, "
-            f"instrument_id={self.instrument_id!r}, "
+            f"quote_id={self.quote_id!r}, "
+            f"dealer_user_id={self.dealer_user_id!r}, "
             f"price={self.price!r}, "
-            f"quantity={self.quantity!r}, "
+            f"valid_until_ms={self.valid_until_ms!r}, "
+            f"replaced_quote_id={self.replaced_quote_id!r}, "
             f"timestamp_ms={self.timestamp_ms!r})"
         )
 
@@ -3204,49 +3619,1234 @@ class RfqAccepted:
         """Write header and message at ``offset`` of ``buf``; return the bytes written."""
         try:
             if offset < 0:
-                raise _rt.bad_offset("RfqAccepted", offset)
-            f_correlation_id = self.correlation_id
-            if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+                raise _rt.bad_offset("QuoteSubmitted", offset)
+            f_recipient_user_id = self.recipient_user_id
+            if f_recipient_user_id < 1:
                 raise _rt.bad_int(
-                    "RfqAccepted.correlation_id",
+                    "QuoteSubmitted.recipient_user_id", f_recipient_user_id, 1, 2147483647, -2147483648
+                )
+            f_correlation_id = self.correlation_id
+            if f_correlation_id is None:
+                f_correlation_id = -9223372036854775808
+            elif f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+                raise _rt.bad_int(
+                    "QuoteSubmitted.correlation_id",
                     f_correlation_id,
                     -9223372036854775807,
                     9223372036854775807,
-                    -9223372036854775808,
+                    None,
                 )
             f_rfq_id = self.rfq_id
             if f_rfq_id < 1:
                 raise _rt.bad_int(
-                    "RfqAccepted.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808
+                    "QuoteSubmitted.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808
+                )
+            f_quote_id = self.quote_id
+            if f_quote_id < 1:
+                raise _rt.bad_int(
+                    "QuoteSubmitted.quote_id", f_quote_id, 1, 9223372036854775807, -9223372036854775808
+                )
+            f_dealer_user_id = self.dealer_user_id
+            if f_dealer_user_id < 1:
+                raise _rt.bad_int(
+                    "QuoteSubmitted.dealer_user_id", f_dealer_user_id, 1, 2147483647, -2147483648
+                )
+            f_price = self.price
+            if f_price < 0 and f_price < -9223372036854775807:
+                raise _rt.bad_int(
+                    "QuoteSubmitted.price",
+                    f_price,
+                    -9223372036854775807,
+                    9223372036854775807,
+                    -9223372036854775808,
+                )
+            f_valid_until_ms = self.valid_until_ms
+            if f_valid_until_ms < 0 and f_valid_until_ms < -9223372036854775807:
+                raise _rt.bad_int(
+                    "QuoteSubmitted.valid_until_ms",
+                    f_valid_until_ms,
+                    -9223372036854775807,
+                    9223372036854775807,
+                    -9223372036854775808,
+                )
+            f_replaced_quote_id = self.replaced_quote_id
+            if f_replaced_quote_id is None:
+                f_replaced_quote_id = -9223372036854775808
+            elif f_replaced_quote_id < 1:
+                raise _rt.bad_int(
+                    "QuoteSubmitted.replaced_quote_id", f_replaced_quote_id, 1, 9223372036854775807, None
+                )
+            f_timestamp_ms = self.timestamp_ms
+            if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
+                raise _rt.bad_int(
+                    "QuoteSubmitted.timestamp_ms",
+                    f_timestamp_ms,
+                    -9223372036854775807,
+                    9223372036854775807,
+                    -9223372036854775808,
+                )
+            _QUOTE_SUBMITTED.pack_into(
+                buf,
+                offset,
+                284485750423616,
+                f_recipient_user_id,
+                f_correlation_id,
+                f_rfq_id,
+                f_quote_id,
+                f_dealer_user_id,
+                f_price,
+                f_valid_until_ms,
+                f_replaced_quote_id,
+                f_timestamp_ms,
+            )
+        except CodecError as exc:
+            exc.template_id = 25
+            raise
+        except _rt.FOREIGN_ERRORS as exc:
+            raise _rt.explain_encode(self, buf, offset, exc) from None
+        return 72
+
+
+def _decode_quote_submitted(
+    buf: Buffer, offset: int, limit: int, block_length: int = 64, version: int = 1
+) -> tuple[QuoteSubmitted, int]:
+    pos = offset + 8
+    end = pos + block_length
+    if end > limit:
+        raise _rt.short_frame("QuoteSubmitted", end, limit, "the block")
+    if block_length >= 64:
+        (
+            f_recipient_user_id,
+            f_correlation_id,
+            f_rfq_id,
+            f_quote_id,
+            f_dealer_user_id,
+            f_price,
+            f_valid_until_ms,
+            f_replaced_quote_id,
+            f_timestamp_ms,
+        ) = _QUOTE_SUBMITTED_BLOCK.unpack_from(buf, pos)
+    else:
+        (
+            f_recipient_user_id,
+            f_correlation_id,
+            f_rfq_id,
+            f_quote_id,
+            f_dealer_user_id,
+            f_price,
+            f_valid_until_ms,
+            f_replaced_quote_id,
+            f_timestamp_ms,
+        ) = _rt.read_block(buf, pos, block_length, version, _QUOTE_SUBMITTED_LAYOUT)
+    if f_recipient_user_id < 1:
+        raise _rt.bad_int("QuoteSubmitted.recipient_user_id", f_recipient_user_id, 1, 2147483647, -2147483648)
+    if f_correlation_id == -9223372036854775808:
+        f_correlation_id = None
+    elif f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+        raise _rt.bad_int(
+            "QuoteSubmitted.correlation_id", f_correlation_id, -9223372036854775807, 9223372036854775807, None
+        )
+    if f_rfq_id < 1:
+        raise _rt.bad_int("QuoteSubmitted.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808)
+    if f_quote_id < 1:
+        raise _rt.bad_int("QuoteSubmitted.quote_id", f_quote_id, 1, 9223372036854775807, -9223372036854775808)
+    if f_dealer_user_id < 1:
+        raise _rt.bad_int("QuoteSubmitted.dealer_user_id", f_dealer_user_id, 1, 2147483647, -2147483648)
+    if f_price < 0 and f_price < -9223372036854775807:
+        raise _rt.bad_int(
+            "QuoteSubmitted.price", f_price, -9223372036854775807, 9223372036854775807, -9223372036854775808
+        )
+    if f_valid_until_ms < 0 and f_valid_until_ms < -9223372036854775807:
+        raise _rt.bad_int(
+            "QuoteSubmitted.valid_until_ms",
+            f_valid_until_ms,
+            -9223372036854775807,
+            9223372036854775807,
+            -9223372036854775808,
+        )
+    if f_replaced_quote_id == -9223372036854775808:
+        f_replaced_quote_id = None
+    elif f_replaced_quote_id < 1:
+        raise _rt.bad_int(
+            "QuoteSubmitted.replaced_quote_id", f_replaced_quote_id, 1, 9223372036854775807, None
+        )
+    if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
+        raise _rt.bad_int(
+            "QuoteSubmitted.timestamp_ms",
+            f_timestamp_ms,
+            -9223372036854775807,
+            9223372036854775807,
+            -9223372036854775808,
+        )
+    msg = _new(QuoteSubmitted)
+    msg.recipient_user_id = f_recipient_user_id
+    msg.correlation_id = f_correlation_id
+    msg.rfq_id = f_rfq_id
+    msg.quote_id = f_quote_id
+    msg.dealer_user_id = f_dealer_user_id
+    msg.price = f_price
+    msg.valid_until_ms = f_valid_until_ms
+    msg.replaced_quote_id = f_replaced_quote_id
+    msg.timestamp_ms = f_timestamp_ms
+    return msg, end
+
+
+def _fast_quote_submitted(buf: Buffer, offset: int, length: int | None) -> Message:
+    """``decode`` of QuoteSubmitted at our version and block length; any other frame: ``decode_from``."""
+    try:
+        (
+            header,
+            f_recipient_user_id,
+            f_correlation_id,
+            f_rfq_id,
+            f_quote_id,
+            f_dealer_user_id,
+            f_price,
+            f_valid_until_ms,
+            f_replaced_quote_id,
+            f_timestamp_ms,
+        ) = _QUOTE_SUBMITTED.unpack_from(buf, offset)
+    except _rt.FOREIGN_ERRORS:
+        return decode_from(buf, offset, length)[0]
+    if header != 284485750423616 or offset < 0 or (length is not None and length != 72):
+        return decode_from(buf, offset, length)[0]
+    if f_recipient_user_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_correlation_id == -9223372036854775808:
+        f_correlation_id = None
+    elif f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    if f_rfq_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_quote_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_dealer_user_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_price < 0 and f_price < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    if f_valid_until_ms < 0 and f_valid_until_ms < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    if f_replaced_quote_id == -9223372036854775808:
+        f_replaced_quote_id = None
+    elif f_replaced_quote_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    msg: QuoteSubmitted = _new(QuoteSubmitted)
+    msg.recipient_user_id = f_recipient_user_id
+    msg.correlation_id = f_correlation_id
+    msg.rfq_id = f_rfq_id
+    msg.quote_id = f_quote_id
+    msg.dealer_user_id = f_dealer_user_id
+    msg.price = f_price
+    msg.valid_until_ms = f_valid_until_ms
+    msg.replaced_quote_id = f_replaced_quote_id
+    msg.timestamp_ms = f_timestamp_ms
+    return msg
+
+
+_QUOTE_WITHDRAWN = struct.Struct("<Qiqqqiq")
+_QUOTE_WITHDRAWN_BLOCK = struct.Struct("<iqqqiq")
+_QUOTE_WITHDRAWN_LAYOUT = _rt.BlockLayout(
+    "QuoteWithdrawn",
+    (
+        _rt.FieldLayout(0, 0, struct.Struct("<i"), (-2147483648,)),
+        _rt.FieldLayout(0, 4, struct.Struct("<q"), (-9223372036854775808,)),
+        _rt.FieldLayout(0, 12, struct.Struct("<q"), (-9223372036854775808,)),
+        _rt.FieldLayout(0, 20, struct.Struct("<q"), (-9223372036854775808,)),
+        _rt.FieldLayout(0, 28, struct.Struct("<i"), (-2147483648,)),
+        _rt.FieldLayout(0, 32, struct.Struct("<q"), (-9223372036854775808,)),
+    ),
+    (40,),
+)
+
+
+class QuoteWithdrawn:
+    """A dealer withdrew its quote, to that dealer and to the requester. Template 26; block length 40, 48
+    bytes with the header.
+    """
+
+    __slots__ = (
+        "recipient_user_id",
+        "correlation_id",
+        "rfq_id",
+        "quote_id",
+        "dealer_user_id",
+        "timestamp_ms",
+    )
+
+    TEMPLATE_ID: ClassVar[int] = 26
+    BLOCK_LENGTH: ClassVar[int] = 40
+    SCHEMA_ID: ClassVar[int] = 701
+    SCHEMA_VERSION: ClassVar[int] = 1
+    _SPEC: ClassVar[tuple[_rt.Spec, ...]] = (
+        _rt.Spec("recipient_user_id", "int", False, 1, 2147483647, None),
+        _rt.Spec("correlation_id", "int", True, -9223372036854775807, 9223372036854775807, None),
+        _rt.Spec("rfq_id", "int", False, 1, 9223372036854775807, None),
+        _rt.Spec("quote_id", "int", False, 1, 9223372036854775807, None),
+        _rt.Spec("dealer_user_id", "int", False, 1, 2147483647, None),
+        _rt.Spec("timestamp_ms", "int", False, -9223372036854775807, 9223372036854775807, None),
+    )
+    _LAYOUT: ClassVar[_rt.BlockLayout] = _QUOTE_WITHDRAWN_LAYOUT
+
+    recipient_user_id: int
+    correlation_id: int | None
+    rfq_id: int
+    quote_id: int
+    dealer_user_id: int
+    timestamp_ms: int
+
+    def __init__(
+        self,
+        *,
+        recipient_user_id: int,
+        correlation_id: int | None = None,
+        rfq_id: int,
+        quote_id: int,
+        dealer_user_id: int,
+        timestamp_ms: int,
+    ) -> None:
+        self.recipient_user_id = recipient_user_id
+        self.correlation_id = correlation_id
+        self.rfq_id = rfq_id
+        self.quote_id = quote_id
+        self.dealer_user_id = dealer_user_id
+        self.timestamp_ms = timestamp_ms
+
+    __hash__ = None  # type: ignore[assignment]  # mutable: equal by value, not hashable
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, QuoteWithdrawn):
+            return NotImplemented
+        return (
+            self.recipient_user_id == other.recipient_user_id
+            and self.correlation_id == other.correlation_id
+            and self.rfq_id == other.rfq_id
+            and self.quote_id == other.quote_id
+            and self.dealer_user_id == other.dealer_user_id
+            and self.timestamp_ms == other.timestamp_ms
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"QuoteWithdrawn("
+            f"recipient_user_id={self.recipient_user_id!r}, "
+            f"correlation_id={self.correlation_id!r}, "
+            f"rfq_id={self.rfq_id!r}, "
+            f"quote_id={self.quote_id!r}, "
+            f"dealer_user_id={self.dealer_user_id!r}, "
+            f"timestamp_ms={self.timestamp_ms!r})"
+        )
+
+    def encoded_length(self) -> int:
+        """Bytes ``encode`` writes: header, block, groups and var data."""
+        return 48
+
+    def encode(self, buf: WritableBuffer, offset: int = 0) -> int:
+        """Write header and message at ``offset`` of ``buf``; return the bytes written."""
+        try:
+            if offset < 0:
+                raise _rt.bad_offset("QuoteWithdrawn", offset)
+            f_recipient_user_id = self.recipient_user_id
+            if f_recipient_user_id < 1:
+                raise _rt.bad_int(
+                    "QuoteWithdrawn.recipient_user_id", f_recipient_user_id, 1, 2147483647, -2147483648
+                )
+            f_correlation_id = self.correlation_id
+            if f_correlation_id is None:
+                f_correlation_id = -9223372036854775808
+            elif f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+                raise _rt.bad_int(
+                    "QuoteWithdrawn.correlation_id",
+                    f_correlation_id,
+                    -9223372036854775807,
+                    9223372036854775807,
+                    None,
+                )
+            f_rfq_id = self.rfq_id
+            if f_rfq_id < 1:
+                raise _rt.bad_int(
+                    "QuoteWithdrawn.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808
+                )
+            f_quote_id = self.quote_id
+            if f_quote_id < 1:
+                raise _rt.bad_int(
+                    "QuoteWithdrawn.quote_id", f_quote_id, 1, 9223372036854775807, -9223372036854775808
+                )
+            f_dealer_user_id = self.dealer_user_id
+            if f_dealer_user_id < 1:
+                raise _rt.bad_int(
+                    "QuoteWithdrawn.dealer_user_id", f_dealer_user_id, 1, 2147483647, -2147483648
+                )
+            f_timestamp_ms = self.timestamp_ms
+            if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
+                raise _rt.bad_int(
+                    "QuoteWithdrawn.timestamp_ms",
+                    f_timestamp_ms,
+                    -9223372036854775807,
+                    9223372036854775807,
+                    -9223372036854775808,
+                )
+            _QUOTE_WITHDRAWN.pack_into(
+                buf,
+                offset,
+                284485750489128,
+                f_recipient_user_id,
+                f_correlation_id,
+                f_rfq_id,
+                f_quote_id,
+                f_dealer_user_id,
+                f_timestamp_ms,
+            )
+        except CodecError as exc:
+            exc.template_id = 26
+            raise
+        except _rt.FOREIGN_ERRORS as exc:
+            raise _rt.explain_encode(self, buf, offset, exc) from None
+        return 48
+
+
+def _decode_quote_withdrawn(
+    buf: Buffer, offset: int, limit: int, block_length: int = 40, version: int = 1
+) -> tuple[QuoteWithdrawn, int]:
+    pos = offset + 8
+    end = pos + block_length
+    if end > limit:
+        raise _rt.short_frame("QuoteWithdrawn", end, limit, "the block")
+    if block_length >= 40:
+        f_recipient_user_id, f_correlation_id, f_rfq_id, f_quote_id, f_dealer_user_id, f_timestamp_ms = (
+            _QUOTE_WITHDRAWN_BLOCK.unpack_from(buf, pos)
+        )
+    else:
+        f_recipient_user_id, f_correlation_id, f_rfq_id, f_quote_id, f_dealer_user_id, f_timestamp_ms = (
+            _rt.read_block(buf, pos, block_length, version, _QUOTE_WITHDRAWN_LAYOUT)
+        )
+    if f_recipient_user_id < 1:
+        raise _rt.bad_int("QuoteWithdrawn.recipient_user_id", f_recipient_user_id, 1, 2147483647, -2147483648)
+    if f_correlation_id == -9223372036854775808:
+        f_correlation_id = None
+    elif f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+        raise _rt.bad_int(
+            "QuoteWithdrawn.correlation_id", f_correlation_id, -9223372036854775807, 9223372036854775807, None
+        )
+    if f_rfq_id < 1:
+        raise _rt.bad_int("QuoteWithdrawn.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808)
+    if f_quote_id < 1:
+        raise _rt.bad_int("QuoteWithdrawn.quote_id", f_quote_id, 1, 9223372036854775807, -9223372036854775808)
+    if f_dealer_user_id < 1:
+        raise _rt.bad_int("QuoteWithdrawn.dealer_user_id", f_dealer_user_id, 1, 2147483647, -2147483648)
+    if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
+        raise _rt.bad_int(
+            "QuoteWithdrawn.timestamp_ms",
+            f_timestamp_ms,
+            -9223372036854775807,
+            9223372036854775807,
+            -9223372036854775808,
+        )
+    msg = _new(QuoteWithdrawn)
+    msg.recipient_user_id = f_recipient_user_id
+    msg.correlation_id = f_correlation_id
+    msg.rfq_id = f_rfq_id
+    msg.quote_id = f_quote_id
+    msg.dealer_user_id = f_dealer_user_id
+    msg.timestamp_ms = f_timestamp_ms
+    return msg, end
+
+
+def _fast_quote_withdrawn(buf: Buffer, offset: int, length: int | None) -> Message:
+    """``decode`` of QuoteWithdrawn at our version and block length; any other frame: ``decode_from``."""
+    try:
+        (
+            header,
+            f_recipient_user_id,
+            f_correlation_id,
+            f_rfq_id,
+            f_quote_id,
+            f_dealer_user_id,
+            f_timestamp_ms,
+        ) = _QUOTE_WITHDRAWN.unpack_from(buf, offset)
+    except _rt.FOREIGN_ERRORS:
+        return decode_from(buf, offset, length)[0]
+    if header != 284485750489128 or offset < 0 or (length is not None and length != 48):
+        return decode_from(buf, offset, length)[0]
+    if f_recipient_user_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_correlation_id == -9223372036854775808:
+        f_correlation_id = None
+    elif f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    if f_rfq_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_quote_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_dealer_user_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    msg: QuoteWithdrawn = _new(QuoteWithdrawn)
+    msg.recipient_user_id = f_recipient_user_id
+    msg.correlation_id = f_correlation_id
+    msg.rfq_id = f_rfq_id
+    msg.quote_id = f_quote_id
+    msg.dealer_user_id = f_dealer_user_id
+    msg.timestamp_ms = f_timestamp_ms
+    return msg
+
+
+_DEALER_PASSED = struct.Struct("<Qiqqiq")
+_DEALER_PASSED_BLOCK = struct.Struct("<iqqiq")
+_DEALER_PASSED_LAYOUT = _rt.BlockLayout(
+    "DealerPassed",
+    (
+        _rt.FieldLayout(0, 0, struct.Struct("<i"), (-2147483648,)),
+        _rt.FieldLayout(0, 4, struct.Struct("<q"), (-9223372036854775808,)),
+        _rt.FieldLayout(0, 12, struct.Struct("<q"), (-9223372036854775808,)),
+        _rt.FieldLayout(0, 20, struct.Struct("<i"), (-2147483648,)),
+        _rt.FieldLayout(0, 24, struct.Struct("<q"), (-9223372036854775808,)),
+    ),
+    (32,),
+)
+
+
+class DealerPassed:
+    """A dealer passed, to that dealer and to the requester. Template 27; block length 32, 40 bytes with
+    the header.
+    """
+
+    __slots__ = ("recipient_user_id", "correlation_id", "rfq_id", "dealer_user_id", "timestamp_ms")
+
+    TEMPLATE_ID: ClassVar[int] = 27
+    BLOCK_LENGTH: ClassVar[int] = 32
+    SCHEMA_ID: ClassVar[int] = 701
+    SCHEMA_VERSION: ClassVar[int] = 1
+    _SPEC: ClassVar[tuple[_rt.Spec, ...]] = (
+        _rt.Spec("recipient_user_id", "int", False, 1, 2147483647, None),
+        _rt.Spec("correlation_id", "int", True, -9223372036854775807, 9223372036854775807, None),
+        _rt.Spec("rfq_id", "int", False, 1, 9223372036854775807, None),
+        _rt.Spec("dealer_user_id", "int", False, 1, 2147483647, None),
+        _rt.Spec("timestamp_ms", "int", False, -9223372036854775807, 9223372036854775807, None),
+    )
+    _LAYOUT: ClassVar[_rt.BlockLayout] = _DEALER_PASSED_LAYOUT
+
+    recipient_user_id: int
+    correlation_id: int | None
+    rfq_id: int
+    dealer_user_id: int
+    timestamp_ms: int
+
+    def __init__(
+        self,
+        *,
+        recipient_user_id: int,
+        correlation_id: int | None = None,
+        rfq_id: int,
+        dealer_user_id: int,
+        timestamp_ms: int,
+    ) -> None:
+        self.recipient_user_id = recipient_user_id
+        self.correlation_id = correlation_id
+        self.rfq_id = rfq_id
+        self.dealer_user_id = dealer_user_id
+        self.timestamp_ms = timestamp_ms
+
+    __hash__ = None  # type: ignore[assignment]  # mutable: equal by value, not hashable
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, DealerPassed):
+            return NotImplemented
+        return (
+            self.recipient_user_id == other.recipient_user_id
+            and self.correlation_id == other.correlation_id
+            and self.rfq_id == other.rfq_id
+            and self.dealer_user_id == other.dealer_user_id
+            and self.timestamp_ms == other.timestamp_ms
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"DealerPassed("
+            f"recipient_user_id={self.recipient_user_id!r}, "
+            f"correlation_id={self.correlation_id!r}, "
+            f"rfq_id={self.rfq_id!r}, "
+            f"dealer_user_id={self.dealer_user_id!r}, "
+            f"timestamp_ms={self.timestamp_ms!r})"
+        )
+
+    def encoded_length(self) -> int:
+        """Bytes ``encode`` writes: header, block, groups and var data."""
+        return 40
+
+    def encode(self, buf: WritableBuffer, offset: int = 0) -> int:
+        """Write header and message at ``offset`` of ``buf``; return the bytes written."""
+        try:
+            if offset < 0:
+                raise _rt.bad_offset("DealerPassed", offset)
+            f_recipient_user_id = self.recipient_user_id
+            if f_recipient_user_id < 1:
+                raise _rt.bad_int(
+                    "DealerPassed.recipient_user_id", f_recipient_user_id, 1, 2147483647, -2147483648
+                )
+            f_correlation_id = self.correlation_id
+            if f_correlation_id is None:
+                f_correlation_id = -9223372036854775808
+            elif f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+                raise _rt.bad_int(
+                    "DealerPassed.correlation_id",
+                    f_correlation_id,
+                    -9223372036854775807,
+                    9223372036854775807,
+                    None,
+                )
+            f_rfq_id = self.rfq_id
+            if f_rfq_id < 1:
+                raise _rt.bad_int(
+                    "DealerPassed.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808
+                )
+            f_dealer_user_id = self.dealer_user_id
+            if f_dealer_user_id < 1:
+                raise _rt.bad_int("DealerPassed.dealer_user_id", f_dealer_user_id, 1, 2147483647, -2147483648)
+            f_timestamp_ms = self.timestamp_ms
+            if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
+                raise _rt.bad_int(
+                    "DealerPassed.timestamp_ms",
+                    f_timestamp_ms,
+                    -9223372036854775807,
+                    9223372036854775807,
+                    -9223372036854775808,
+                )
+            _DEALER_PASSED.pack_into(
+                buf,
+                offset,
+                284485750554656,
+                f_recipient_user_id,
+                f_correlation_id,
+                f_rfq_id,
+                f_dealer_user_id,
+                f_timestamp_ms,
+            )
+        except CodecError as exc:
+            exc.template_id = 27
+            raise
+        except _rt.FOREIGN_ERRORS as exc:
+            raise _rt.explain_encode(self, buf, offset, exc) from None
+        return 40
+
+
+def _decode_dealer_passed(
+    buf: Buffer, offset: int, limit: int, block_length: int = 32, version: int = 1
+) -> tuple[DealerPassed, int]:
+    pos = offset + 8
+    end = pos + block_length
+    if end > limit:
+        raise _rt.short_frame("DealerPassed", end, limit, "the block")
+    if block_length >= 32:
+        f_recipient_user_id, f_correlation_id, f_rfq_id, f_dealer_user_id, f_timestamp_ms = (
+            _DEALER_PASSED_BLOCK.unpack_from(buf, pos)
+        )
+    else:
+        f_recipient_user_id, f_correlation_id, f_rfq_id, f_dealer_user_id, f_timestamp_ms = _rt.read_block(
+            buf, pos, block_length, version, _DEALER_PASSED_LAYOUT
+        )
+    if f_recipient_user_id < 1:
+        raise _rt.bad_int("DealerPassed.recipient_user_id", f_recipient_user_id, 1, 2147483647, -2147483648)
+    if f_correlation_id == -9223372036854775808:
+        f_correlation_id = None
+    elif f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+        raise _rt.bad_int(
+            "DealerPassed.correlation_id", f_correlation_id, -9223372036854775807, 9223372036854775807, None
+        )
+    if f_rfq_id < 1:
+        raise _rt.bad_int("DealerPassed.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808)
+    if f_dealer_user_id < 1:
+        raise _rt.bad_int("DealerPassed.dealer_user_id", f_dealer_user_id, 1, 2147483647, -2147483648)
+    if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
+        raise _rt.bad_int(
+            "DealerPassed.timestamp_ms",
+            f_timestamp_ms,
+            -9223372036854775807,
+            9223372036854775807,
+            -9223372036854775808,
+        )
+    msg = _new(DealerPassed)
+    msg.recipient_user_id = f_recipient_user_id
+    msg.correlation_id = f_correlation_id
+    msg.rfq_id = f_rfq_id
+    msg.dealer_user_id = f_dealer_user_id
+    msg.timestamp_ms = f_timestamp_ms
+    return msg, end
+
+
+def _fast_dealer_passed(buf: Buffer, offset: int, length: int | None) -> Message:
+    """``decode`` of DealerPassed at our version and block length; any other frame: ``decode_from``."""
+    try:
+        header, f_recipient_user_id, f_correlation_id, f_rfq_id, f_dealer_user_id, f_timestamp_ms = (
+            _DEALER_PASSED.unpack_from(buf, offset)
+        )
+    except _rt.FOREIGN_ERRORS:
+        return decode_from(buf, offset, length)[0]
+    if header != 284485750554656 or offset < 0 or (length is not None and length != 40):
+        return decode_from(buf, offset, length)[0]
+    if f_recipient_user_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_correlation_id == -9223372036854775808:
+        f_correlation_id = None
+    elif f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    if f_rfq_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_dealer_user_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    msg: DealerPassed = _new(DealerPassed)
+    msg.recipient_user_id = f_recipient_user_id
+    msg.correlation_id = f_correlation_id
+    msg.rfq_id = f_rfq_id
+    msg.dealer_user_id = f_dealer_user_id
+    msg.timestamp_ms = f_timestamp_ms
+    return msg
+
+
+_QUOTE_COUNTERED = struct.Struct("<Qiqqqqiqq")
+_QUOTE_COUNTERED_BLOCK = struct.Struct("<iqqqqiqq")
+_QUOTE_COUNTERED_LAYOUT = _rt.BlockLayout(
+    "QuoteCountered",
+    (
+        _rt.FieldLayout(0, 0, struct.Struct("<i"), (-2147483648,)),
+        _rt.FieldLayout(0, 4, struct.Struct("<q"), (-9223372036854775808,)),
+        _rt.FieldLayout(0, 12, struct.Struct("<q"), (-9223372036854775808,)),
+        _rt.FieldLayout(0, 20, struct.Struct("<q"), (-9223372036854775808,)),
+        _rt.FieldLayout(0, 28, struct.Struct("<q"), (-9223372036854775808,)),
+        _rt.FieldLayout(0, 36, struct.Struct("<i"), (-2147483648,)),
+        _rt.FieldLayout(0, 40, struct.Struct("<q"), (-9223372036854775808,)),
+        _rt.FieldLayout(0, 48, struct.Struct("<q"), (-9223372036854775808,)),
+    ),
+    (56,),
+)
+
+
+class QuoteCountered:
+    """The requester's counter to one dealer's quote, to the requester and to that dealer. Template 28;
+    block length 56, 64 bytes with the header.
+    """
+
+    __slots__ = (
+        "recipient_user_id",
+        "correlation_id",
+        "rfq_id",
+        "counter_id",
+        "quote_id",
+        "dealer_user_id",
+        "price",
+        "timestamp_ms",
+    )
+
+    TEMPLATE_ID: ClassVar[int] = 28
+    BLOCK_LENGTH: ClassVar[int] = 56
+    SCHEMA_ID: ClassVar[int] = 701
+    SCHEMA_VERSION: ClassVar[int] = 1
+    _SPEC: ClassVar[tuple[_rt.Spec, ...]] = (
+        _rt.Spec("recipient_user_id", "int", False, 1, 2147483647, None),
+        _rt.Spec("correlation_id", "int", True, -9223372036854775807, 9223372036854775807, None),
+        _rt.Spec("rfq_id", "int", False, 1, 9223372036854775807, None),
+        _rt.Spec("counter_id", "int", False, 1, 9223372036854775807, None),
+        _rt.Spec("quote_id", "int", False, 1, 9223372036854775807, None),
+        _rt.Spec("dealer_user_id", "int", False, 1, 2147483647, None),
+        _rt.Spec("price", "int", False, -9223372036854775807, 9223372036854775807, None),
+        _rt.Spec("timestamp_ms", "int", False, -9223372036854775807, 9223372036854775807, None),
+    )
+    _LAYOUT: ClassVar[_rt.BlockLayout] = _QUOTE_COUNTERED_LAYOUT
+
+    recipient_user_id: int
+    correlation_id: int | None
+    rfq_id: int
+    counter_id: int
+    quote_id: int
+    dealer_user_id: int
+    price: int
+    timestamp_ms: int
+
+    def __init__(
+        self,
+        *,
+        recipient_user_id: int,
+        correlation_id: int | None = None,
+        rfq_id: int,
+        counter_id: int,
+        quote_id: int,
+        dealer_user_id: int,
+        price: int,
+        timestamp_ms: int,
+    ) -> None:
+        self.recipient_user_id = recipient_user_id
+        self.correlation_id = correlation_id
+        self.rfq_id = rfq_id
+        self.counter_id = counter_id
+        self.quote_id = quote_id
+        self.dealer_user_id = dealer_user_id
+        self.price = price
+        self.timestamp_ms = timestamp_ms
+
+    __hash__ = None  # type: ignore[assignment]  # mutable: equal by value, not hashable
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, QuoteCountered):
+            return NotImplemented
+        return (
+            self.recipient_user_id == other.recipient_user_id
+            and self.correlation_id == other.correlation_id
+            and self.rfq_id == other.rfq_id
+            and self.counter_id == other.counter_id
+            and self.quote_id == other.quote_id
+            and self.dealer_user_id == other.dealer_user_id
+            and self.price == other.price
+            and self.timestamp_ms == other.timestamp_ms
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"QuoteCountered("
+            f"recipient_user_id={self.recipient_user_id!r}, "
+            f"correlation_id={self.correlation_id!r}, "
+            f"rfq_id={self.rfq_id!r}, "
+            f"counter_id={self.counter_id!r}, "
+            f"quote_id={self.quote_id!r}, "
+            f"dealer_user_id={self.dealer_user_id!r}, "
+            f"price={self.price!r}, "
+            f"timestamp_ms={self.timestamp_ms!r})"
+        )
+
+    def encoded_length(self) -> int:
+        """Bytes ``encode`` writes: header, block, groups and var data."""
+        return 64
+
+    def encode(self, buf: WritableBuffer, offset: int = 0) -> int:
+        """Write header and message at ``offset`` of ``buf``; return the bytes written."""
+        try:
+            if offset < 0:
+                raise _rt.bad_offset("QuoteCountered", offset)
+            f_recipient_user_id = self.recipient_user_id
+            if f_recipient_user_id < 1:
+                raise _rt.bad_int(
+                    "QuoteCountered.recipient_user_id", f_recipient_user_id, 1, 2147483647, -2147483648
+                )
+            f_correlation_id = self.correlation_id
+            if f_correlation_id is None:
+                f_correlation_id = -9223372036854775808
+            elif f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+                raise _rt.bad_int(
+                    "QuoteCountered.correlation_id",
+                    f_correlation_id,
+                    -9223372036854775807,
+                    9223372036854775807,
+                    None,
+                )
+            f_rfq_id = self.rfq_id
+            if f_rfq_id < 1:
+                raise _rt.bad_int(
+                    "QuoteCountered.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808
+                )
+            f_counter_id = self.counter_id
+            if f_counter_id < 1:
+                raise _rt.bad_int(
+                    "QuoteCountered.counter_id", f_counter_id, 1, 9223372036854775807, -9223372036854775808
+                )
+            f_quote_id = self.quote_id
+            if f_quote_id < 1:
+                raise _rt.bad_int(
+                    "QuoteCountered.quote_id", f_quote_id, 1, 9223372036854775807, -9223372036854775808
+                )
+            f_dealer_user_id = self.dealer_user_id
+            if f_dealer_user_id < 1:
+                raise _rt.bad_int(
+                    "QuoteCountered.dealer_user_id", f_dealer_user_id, 1, 2147483647, -2147483648
+                )
+            f_price = self.price
+            if f_price < 0 and f_price < -9223372036854775807:
+                raise _rt.bad_int(
+                    "QuoteCountered.price",
+                    f_price,
+                    -9223372036854775807,
+                    9223372036854775807,
+                    -9223372036854775808,
+                )
+            f_timestamp_ms = self.timestamp_ms
+            if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
+                raise _rt.bad_int(
+                    "QuoteCountered.timestamp_ms",
+                    f_timestamp_ms,
+                    -9223372036854775807,
+                    9223372036854775807,
+                    -9223372036854775808,
+                )
+            _QUOTE_COUNTERED.pack_into(
+                buf,
+                offset,
+                284485750620216,
+                f_recipient_user_id,
+                f_correlation_id,
+                f_rfq_id,
+                f_counter_id,
+                f_quote_id,
+                f_dealer_user_id,
+                f_price,
+                f_timestamp_ms,
+            )
+        except CodecError as exc:
+            exc.template_id = 28
+            raise
+        except _rt.FOREIGN_ERRORS as exc:
+            raise _rt.explain_encode(self, buf, offset, exc) from None
+        return 64
+
+
+def _decode_quote_countered(
+    buf: Buffer, offset: int, limit: int, block_length: int = 56, version: int = 1
+) -> tuple[QuoteCountered, int]:
+    pos = offset + 8
+    end = pos + block_length
+    if end > limit:
+        raise _rt.short_frame("QuoteCountered", end, limit, "the block")
+    if block_length >= 56:
+        (
+            f_recipient_user_id,
+            f_correlation_id,
+            f_rfq_id,
+            f_counter_id,
+            f_quote_id,
+            f_dealer_user_id,
+            f_price,
+            f_timestamp_ms,
+        ) = _QUOTE_COUNTERED_BLOCK.unpack_from(buf, pos)
+    else:
+        (
+            f_recipient_user_id,
+            f_correlation_id,
+            f_rfq_id,
+            f_counter_id,
+            f_quote_id,
+            f_dealer_user_id,
+            f_price,
+            f_timestamp_ms,
+        ) = _rt.read_block(buf, pos, block_length, version, _QUOTE_COUNTERED_LAYOUT)
+    if f_recipient_user_id < 1:
+        raise _rt.bad_int("QuoteCountered.recipient_user_id", f_recipient_user_id, 1, 2147483647, -2147483648)
+    if f_correlation_id == -9223372036854775808:
+        f_correlation_id = None
+    elif f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+        raise _rt.bad_int(
+            "QuoteCountered.correlation_id", f_correlation_id, -9223372036854775807, 9223372036854775807, None
+        )
+    if f_rfq_id < 1:
+        raise _rt.bad_int("QuoteCountered.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808)
+    if f_counter_id < 1:
+        raise _rt.bad_int(
+            "QuoteCountered.counter_id", f_counter_id, 1, 9223372036854775807, -9223372036854775808
+        )
+    if f_quote_id < 1:
+        raise _rt.bad_int("QuoteCountered.quote_id", f_quote_id, 1, 9223372036854775807, -9223372036854775808)
+    if f_dealer_user_id < 1:
+        raise _rt.bad_int("QuoteCountered.dealer_user_id", f_dealer_user_id, 1, 2147483647, -2147483648)
+    if f_price < 0 and f_price < -9223372036854775807:
+        raise _rt.bad_int(
+            "QuoteCountered.price", f_price, -9223372036854775807, 9223372036854775807, -9223372036854775808
+        )
+    if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
+        raise _rt.bad_int(
+            "QuoteCountered.timestamp_ms",
+            f_timestamp_ms,
+            -9223372036854775807,
+            9223372036854775807,
+            -9223372036854775808,
+        )
+    msg = _new(QuoteCountered)
+    msg.recipient_user_id = f_recipient_user_id
+    msg.correlation_id = f_correlation_id
+    msg.rfq_id = f_rfq_id
+    msg.counter_id = f_counter_id
+    msg.quote_id = f_quote_id
+    msg.dealer_user_id = f_dealer_user_id
+    msg.price = f_price
+    msg.timestamp_ms = f_timestamp_ms
+    return msg, end
+
+
+def _fast_quote_countered(buf: Buffer, offset: int, length: int | None) -> Message:
+    """``decode`` of QuoteCountered at our version and block length; any other frame: ``decode_from``."""
+    try:
+        (
+            header,
+            f_recipient_user_id,
+            f_correlation_id,
+            f_rfq_id,
+            f_counter_id,
+            f_quote_id,
+            f_dealer_user_id,
+            f_price,
+            f_timestamp_ms,
+        ) = _QUOTE_COUNTERED.unpack_from(buf, offset)
+    except _rt.FOREIGN_ERRORS:
+        return decode_from(buf, offset, length)[0]
+    if header != 284485750620216 or offset < 0 or (length is not None and length != 64):
+        return decode_from(buf, offset, length)[0]
+    if f_recipient_user_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_correlation_id == -9223372036854775808:
+        f_correlation_id = None
+    elif f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    if f_rfq_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_counter_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_quote_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_dealer_user_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_price < 0 and f_price < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    msg: QuoteCountered = _new(QuoteCountered)
+    msg.recipient_user_id = f_recipient_user_id
+    msg.correlation_id = f_correlation_id
+    msg.rfq_id = f_rfq_id
+    msg.counter_id = f_counter_id
+    msg.quote_id = f_quote_id
+    msg.dealer_user_id = f_dealer_user_id
+    msg.price = f_price
+    msg.timestamp_ms = f_timestamp_ms
+    return msg
+
+
+_RFQ_TRADED = struct.Struct("<QiqqqBqiiiiiqqqq")
+_RFQ_TRADED_BLOCK = struct.Struct("<iqqqBqiiiiiqqqq")
+_RFQ_TRADED_LAYOUT = _rt.BlockLayout(
+    "RfqTraded",
+    (
+        _rt.FieldLayout(0, 0, struct.Struct("<i"), (-2147483648,)),
+        _rt.FieldLayout(0, 4, struct.Struct("<q"), (-9223372036854775808,)),
+        _rt.FieldLayout(0, 12, struct.Struct("<q"), (-9223372036854775808,)),
+        _rt.FieldLayout(0, 20, struct.Struct("<q"), (-9223372036854775808,)),
+        _rt.FieldLayout(0, 28, struct.Struct("<B"), (255,)),
+        _rt.FieldLayout(0, 29, struct.Struct("<q"), (-9223372036854775808,)),
+        _rt.FieldLayout(0, 37, struct.Struct("<i"), (-2147483648,)),
+        _rt.FieldLayout(0, 41, struct.Struct("<i"), (-2147483648,)),
+        _rt.FieldLayout(0, 45, struct.Struct("<i"), (-2147483648,)),
+        _rt.FieldLayout(0, 49, struct.Struct("<i"), (-2147483648,)),
+        _rt.FieldLayout(0, 53, struct.Struct("<i"), (-2147483648,)),
+        _rt.FieldLayout(0, 57, struct.Struct("<q"), (-9223372036854775808,)),
+        _rt.FieldLayout(0, 65, struct.Struct("<q"), (-9223372036854775808,)),
+        _rt.FieldLayout(0, 73, struct.Struct("<q"), (-9223372036854775808,)),
+        _rt.FieldLayout(0, 81, struct.Struct("<q"), (-9223372036854775808,)),
+    ),
+    (89,),
+)
+
+
+class RfqTraded:
+    """The trade, to the requester and to the winning dealer; the cover is the best other live quote.
+    Template 29; block length 89, 97 bytes with the header.
+    """
+
+    __slots__ = (
+        "recipient_user_id",
+        "correlation_id",
+        "rfq_id",
+        "trade_id",
+        "kind",
+        "quote_id",
+        "requester_user_id",
+        "dealer_user_id",
+        "buyer_user_id",
+        "seller_user_id",
+        "instrument_id",
+        "price",
+        "quantity",
+        "cover_price",
+        "timestamp_ms",
+    )
+
+    TEMPLATE_ID: ClassVar[int] = 29
+    BLOCK_LENGTH: ClassVar[int] = 89
+    SCHEMA_ID: ClassVar[int] = 701
+    SCHEMA_VERSION: ClassVar[int] = 1
+    _SPEC: ClassVar[tuple[_rt.Spec, ...]] = (
+        _rt.Spec("recipient_user_id", "int", False, 1, 2147483647, None),
+        _rt.Spec("correlation_id", "int", True, -9223372036854775807, 9223372036854775807, None),
+        _rt.Spec("rfq_id", "int", False, 1, 9223372036854775807, None),
+        _rt.Spec("trade_id", "int", False, 1, 9223372036854775807, None),
+        _rt.Spec("kind", "enum", False, 0, 0, TradeKind),
+        _rt.Spec("quote_id", "int", False, 1, 9223372036854775807, None),
+        _rt.Spec("requester_user_id", "int", False, 1, 2147483647, None),
+        _rt.Spec("dealer_user_id", "int", False, 1, 2147483647, None),
+        _rt.Spec("buyer_user_id", "int", False, 1, 2147483647, None),
+        _rt.Spec("seller_user_id", "int", False, 1, 2147483647, None),
+        _rt.Spec("instrument_id", "int", False, 1, 2147483647, None),
+        _rt.Spec("price", "int", False, -9223372036854775807, 9223372036854775807, None),
+        _rt.Spec("quantity", "int", False, -9223372036854775807, 9223372036854775807, None),
+        _rt.Spec("cover_price", "int", True, -9223372036854775807, 9223372036854775807, None),
+        _rt.Spec("timestamp_ms", "int", False, -9223372036854775807, 9223372036854775807, None),
+    )
+    _LAYOUT: ClassVar[_rt.BlockLayout] = _RFQ_TRADED_LAYOUT
+
+    recipient_user_id: int
+    correlation_id: int | None
+    rfq_id: int
+    trade_id: int
+    kind: TradeKind
+    quote_id: int
+    requester_user_id: int
+    dealer_user_id: int
+    buyer_user_id: int
+    seller_user_id: int
+    instrument_id: int
+    price: int
+    quantity: int
+    cover_price: int | None
+    timestamp_ms: int
+
+    def __init__(
+        self,
+        *,
+        recipient_user_id: int,
+        correlation_id: int | None = None,
+        rfq_id: int,
+        trade_id: int,
+        kind: TradeKind,
+        quote_id: int,
+        requester_user_id: int,
+        dealer_user_id: int,
+        buyer_user_id: int,
+        seller_user_id: int,
+        instrument_id: int,
+        price: int,
+        quantity: int,
+        cover_price: int | None = None,
+        timestamp_ms: int,
+    ) -> None:
+        self.recipient_user_id = recipient_user_id
+        self.correlation_id = correlation_id
+        self.rfq_id = rfq_id
+        self.trade_id = trade_id
+        self.kind = kind
+        self.quote_id = quote_id
+        self.requester_user_id = requester_user_id
+        self.dealer_user_id = dealer_user_id
+        self.buyer_user_id = buyer_user_id
+        self.seller_user_id = seller_user_id
+        self.instrument_id = instrument_id
+        self.price = price
+        self.quantity = quantity
+        self.cover_price = cover_price
+        self.timestamp_ms = timestamp_ms
+
+    __hash__ = None  # type: ignore[assignment]  # mutable: equal by value, not hashable
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RfqTraded):
+            return NotImplemented
+        return (
+            self.recipient_user_id == other.recipient_user_id
+            and self.correlation_id == other.correlation_id
+            and self.rfq_id == other.rfq_id
+            and self.trade_id == other.trade_id
+            and self.kind == other.kind
+            and self.quote_id == other.quote_id
+            and self.requester_user_id == other.requester_user_id
+            and self.dealer_user_id == other.dealer_user_id
+            and self.buyer_user_id == other.buyer_user_id
+            and self.seller_user_id == other.seller_user_id
+            and self.instrument_id == other.instrument_id
+            and self.price == other.price
+            and self.quantity == other.quantity
+            and self.cover_price == other.cover_price
+            and self.timestamp_ms == other.timestamp_ms
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"RfqTraded("
+            f"recipient_user_id={self.recipient_user_id!r}, "
+            f"correlation_id={self.correlation_id!r}, "
+            f"rfq_id={self.rfq_id!r}, "
+            f"trade_id={self.trade_id!r}, "
+            f"kind={self.kind!r}, "
+            f"quote_id={self.quote_id!r}, "
+            f"requester_user_id={self.requester_user_id!r}, "
+            f"dealer_user_id={self.dealer_user_id!r}, "
+            f"buyer_user_id={self.buyer_user_id!r}, "
+            f"seller_user_id={self.seller_user_id!r}, "
+            f"instrument_id={self.instrument_id!r}, "
+            f"price={self.price!r}, "
+            f"quantity={self.quantity!r}, "
+            f"cover_price={self.cover_price!r}, "
+            f"timestamp_ms={self.timestamp_ms!r})"
+        )
+
+    def encoded_length(self) -> int:
+        """Bytes ``encode`` writes: header, block, groups and var data."""
+        return 97
+
+    def encode(self, buf: WritableBuffer, offset: int = 0) -> int:
+        """Write header and message at ``offset`` of ``buf``; return the bytes written."""
+        try:
+            if offset < 0:
+                raise _rt.bad_offset("RfqTraded", offset)
+            f_recipient_user_id = self.recipient_user_id
+            if f_recipient_user_id < 1:
+                raise _rt.bad_int(
+                    "RfqTraded.recipient_user_id", f_recipient_user_id, 1, 2147483647, -2147483648
+                )
+            f_correlation_id = self.correlation_id
+            if f_correlation_id is None:
+                f_correlation_id = -9223372036854775808
+            elif f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+                raise _rt.bad_int(
+                    "RfqTraded.correlation_id",
+                    f_correlation_id,
+                    -9223372036854775807,
+                    9223372036854775807,
+                    None,
+                )
+            f_rfq_id = self.rfq_id
+            if f_rfq_id < 1:
+                raise _rt.bad_int("RfqTraded.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808)
+            f_trade_id = self.trade_id
+            if f_trade_id < 1:
+                raise _rt.bad_int(
+                    "RfqTraded.trade_id", f_trade_id, 1, 9223372036854775807, -9223372036854775808
+                )
+            try:
+                f_kind = _TRADE_KIND_RAW[self.kind]
+            except KeyError:
+                raise _rt.bad_enum("RfqTraded.kind", self.kind, TradeKind) from None
+            f_quote_id = self.quote_id
+            if f_quote_id < 1:
+                raise _rt.bad_int(
+                    "RfqTraded.quote_id", f_quote_id, 1, 9223372036854775807, -9223372036854775808
                 )
             f_requester_user_id = self.requester_user_id
             if f_requester_user_id < 1:
                 raise _rt.bad_int(
-                    "RfqAccepted.requester_user_id", f_requester_user_id, 1, 2147483647, -2147483648
+                    "RfqTraded.requester_user_id", f_requester_user_id, 1, 2147483647, -2147483648
                 )
-            f_responder_user_id = self.responder_user_id
-            if f_responder_user_id < 1:
-                raise _rt.bad_int(
-                    "RfqAccepted.responder_user_id", f_responder_user_id, 1, 2147483647, -2147483648
-                )
-            f_accepted_by_user_id = self.accepted_by_user_id
-            if f_accepted_by_user_id < 1:
-                raise _rt.bad_int(
-                    "RfqAccepted.accepted_by_user_id", f_accepted_by_user_id, 1, 2147483647, -2147483648
-                )
+            f_dealer_user_id = self.dealer_user_id
+            if f_dealer_user_id < 1:
+                raise _rt.bad_int("RfqTraded.dealer_user_id", f_dealer_user_id, 1, 2147483647, -2147483648)
             f_buyer_user_id = self.buyer_user_id
             if f_buyer_user_id < 1:
-                raise _rt.bad_int("RfqAccepted.buyer_user_id", f_buyer_user_id, 1, 2147483647, -2147483648)
+                raise _rt.bad_int("RfqTraded.buyer_user_id", f_buyer_user_id, 1, 2147483647, -2147483648)
             f_seller_user_id = self.seller_user_id
             if f_seller_user_id < 1:
-                raise _rt.bad_int("RfqAccepted.seller_user_id", f_seller_user_id, 1, 2147483647, -2147483648)
+                raise _rt.bad_int("RfqTraded.seller_user_id", f_seller_user_id, 1, 2147483647, -2147483648)
             f_instrument_id = self.instrument_id
             if f_instrument_id < 1:
-                raise _rt.bad_int("RfqAccepted.instrument_id", f_instrument_id, 1, 2147483647, -2147483648)
+                raise _rt.bad_int("RfqTraded.instrument_id", f_instrument_id, 1, 2147483647, -2147483648)
             f_price = self.price
             if f_price < 0 and f_price < -9223372036854775807:
                 raise _rt.bad_int(
-                    "RfqAccepted.price",
+                    "RfqTraded.price",
                     f_price,
                     -9223372036854775807,
                     9223372036854775807,
@@ -3255,807 +4855,46 @@ class RfqAccepted:
             f_quantity = self.quantity
             if f_quantity < 0 and f_quantity < -9223372036854775807:
                 raise _rt.bad_int(
-                    "RfqAccepted.quantity",
+                    "RfqTraded.quantity",
                     f_quantity,
                     -9223372036854775807,
                     9223372036854775807,
                     -9223372036854775808,
                 )
+            f_cover_price = self.cover_price
+            if f_cover_price is None:
+                f_cover_price = -9223372036854775808
+            elif f_cover_price < 0 and f_cover_price < -9223372036854775807:
+                raise _rt.bad_int(
+                    "RfqTraded.cover_price", f_cover_price, -9223372036854775807, 9223372036854775807, None
+                )
             f_timestamp_ms = self.timestamp_ms
             if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
                 raise _rt.bad_int(
-                    "RfqAccepted.timestamp_ms",
+                    "RfqTraded.timestamp_ms",
                     f_timestamp_ms,
                     -9223372036854775807,
                     9223372036854775807,
                     -9223372036854775808,
                 )
-            _RFQ_ACCEPTED.pack_into(
+            _RFQ_TRADED.pack_into(
                 buf,
                 offset,
-                284485750489152,
+                284485750685785,
+                f_recipient_user_id,
                 f_correlation_id,
                 f_rfq_id,
+                f_trade_id,
+                f_kind,
+                f_quote_id,
                 f_requester_user_id,
-                f_responder_user_id,
-                f_accepted_by_user_id,
+                f_dealer_user_id,
                 f_buyer_user_id,
                 f_seller_user_id,
                 f_instrument_id,
                 f_price,
                 f_quantity,
-                f_timestamp_ms,
-            )
-        except CodecError as exc:
-            exc.template_id = 26
-            raise
-        except _rt.FOREIGN_ERRORS as exc:
-            raise _rt.explain_encode(self, buf, offset, exc) from None
-        return 72
-
-
-def _decode_rfq_accepted(
-    buf: Buffer, offset: int, limit: int, block_length: int = 64, version: int = 1
-) -> tuple[RfqAccepted, int]:
-    pos = offset + 8
-    end = pos + block_length
-    if end > limit:
-        raise _rt.short_frame("RfqAccepted", end, limit, "the block")
-    if block_length >= 64:
-        (
-            f_correlation_id,
-            f_rfq_id,
-            f_requester_user_id,
-            f_responder_user_id,
-            f_accepted_by_user_id,
-            f_buyer_user_id,
-            f_seller_user_id,
-            f_instrument_id,
-            f_price,
-            f_quantity,
-            f_timestamp_ms,
-        ) = _RFQ_ACCEPTED_BLOCK.unpack_from(buf, pos)
-    else:
-        (
-            f_correlation_id,
-            f_rfq_id,
-            f_requester_user_id,
-            f_responder_user_id,
-            f_accepted_by_user_id,
-            f_buyer_user_id,
-            f_seller_user_id,
-            f_instrument_id,
-            f_price,
-            f_quantity,
-            f_timestamp_ms,
-        ) = _rt.read_block(buf, pos, block_length, version, _RFQ_ACCEPTED_LAYOUT)
-    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
-        raise _rt.bad_int(
-            "RfqAccepted.correlation_id",
-            f_correlation_id,
-            -9223372036854775807,
-            9223372036854775807,
-            -9223372036854775808,
-        )
-    if f_rfq_id < 1:
-        raise _rt.bad_int("RfqAccepted.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808)
-    if f_requester_user_id < 1:
-        raise _rt.bad_int("RfqAccepted.requester_user_id", f_requester_user_id, 1, 2147483647, -2147483648)
-    if f_responder_user_id < 1:
-        raise _rt.bad_int("RfqAccepted.responder_user_id", f_responder_user_id, 1, 2147483647, -2147483648)
-    if f_accepted_by_user_id < 1:
-        raise _rt.bad_int(
-            "RfqAccepted.accepted_by_user_id", f_accepted_by_user_id, 1, 2147483647, -2147483648
-        )
-    if f_buyer_user_id < 1:
-        raise _rt.bad_int("RfqAccepted.buyer_user_id", f_buyer_user_id, 1, 2147483647, -2147483648)
-    if f_seller_user_id < 1:
-        raise _rt.bad_int("RfqAccepted.seller_user_id", f_seller_user_id, 1, 2147483647, -2147483648)
-    if f_instrument_id < 1:
-        raise _rt.bad_int("RfqAccepted.instrument_id", f_instrument_id, 1, 2147483647, -2147483648)
-    if f_price < 0 and f_price < -9223372036854775807:
-        raise _rt.bad_int(
-            "RfqAccepted.price", f_price, -9223372036854775807, 9223372036854775807, -9223372036854775808
-        )
-    if f_quantity < 0 and f_quantity < -9223372036854775807:
-        raise _rt.bad_int(
-            "RfqAccepted.quantity",
-            f_quantity,
-            -9223372036854775807,
-            9223372036854775807,
-            -9223372036854775808,
-        )
-    if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
-        raise _rt.bad_int(
-            "RfqAccepted.timestamp_ms",
-            f_timestamp_ms,
-            -9223372036854775807,
-            9223372036854775807,
-            -9223372036854775808,
-        )
-    msg = _new(RfqAccepted)
-    msg.correlation_id = f_correlation_id
-    msg.rfq_id = f_rfq_id
-    msg.requester_user_id = f_requester_user_id
-    msg.responder_user_id = f_responder_user_id
-    msg.accepted_by_user_id = f_accepted_by_user_id
-    msg.buyer_user_id = f_buyer_user_id
-    msg.seller_user_id = f_seller_user_id
-    msg.instrument_id = f_instrument_id
-    msg.price = f_price
-    msg.quantity = f_quantity
-    msg.timestamp_ms = f_timestamp_ms
-    return msg, end
-
-
-def _fast_rfq_accepted(buf: Buffer, offset: int, length: int | None) -> Message:
-    """``decode`` of RfqAccepted at our version and block length; any other frame: ``decode_from``."""
-    try:
-        (
-            header,
-            f_correlation_id,
-            f_rfq_id,
-            f_requester_user_id,
-            f_responder_user_id,
-            f_accepted_by_user_id,
-            f_buyer_user_id,
-            f_seller_user_id,
-            f_instrument_id,
-            f_price,
-            f_quantity,
-            f_timestamp_ms,
-        ) = _RFQ_ACCEPTED.unpack_from(buf, offset)
-    except _rt.FOREIGN_ERRORS:
-        return decode_from(buf, offset, length)[0]
-    if header != 284485750489152 or offset < 0 or (length is not None and length != 72):
-        return decode_from(buf, offset, length)[0]
-    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
-        return decode_from(buf, offset, length)[0]
-    if f_rfq_id < 1:
-        return decode_from(buf, offset, length)[0]
-    if f_requester_user_id < 1:
-        return decode_from(buf, offset, length)[0]
-    if f_responder_user_id < 1:
-        return decode_from(buf, offset, length)[0]
-    if f_accepted_by_user_id < 1:
-        return decode_from(buf, offset, length)[0]
-    if f_buyer_user_id < 1:
-        return decode_from(buf, offset, length)[0]
-    if f_seller_user_id < 1:
-        return decode_from(buf, offset, length)[0]
-    if f_instrument_id < 1:
-        return decode_from(buf, offset, length)[0]
-    if f_price < 0 and f_price < -9223372036854775807:
-        return decode_from(buf, offset, length)[0]
-    if f_quantity < 0 and f_quantity < -9223372036854775807:
-        return decode_from(buf, offset, length)[0]
-    if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
-        return decode_from(buf, offset, length)[0]
-    msg: RfqAccepted = _new(RfqAccepted)
-    msg.correlation_id = f_correlation_id
-    msg.rfq_id = f_rfq_id
-    msg.requester_user_id = f_requester_user_id
-    msg.responder_user_id = f_responder_user_id
-    msg.accepted_by_user_id = f_accepted_by_user_id
-    msg.buyer_user_id = f_buyer_user_id
-    msg.seller_user_id = f_seller_user_id
-    msg.instrument_id = f_instrument_id
-    msg.price = f_price
-    msg.quantity = f_quantity
-    msg.timestamp_ms = f_timestamp_ms
-    return msg
-
-
-_RFQ_REJECTED = struct.Struct("<Qqqiiiq")
-_RFQ_REJECTED_BLOCK = struct.Struct("<qqiiiq")
-_RFQ_REJECTED_LAYOUT = _rt.BlockLayout(
-    "RfqRejected",
-    (
-        _rt.FieldLayout(0, 0, struct.Struct("<q"), (-9223372036854775808,)),
-        _rt.FieldLayout(0, 8, struct.Struct("<q"), (-9223372036854775808,)),
-        _rt.FieldLayout(0, 16, struct.Struct("<i"), (-2147483648,)),
-        _rt.FieldLayout(0, 20, struct.Struct("<i"), (-2147483648,)),
-        _rt.FieldLayout(0, 24, struct.Struct("<i"), (-2147483648,)),
-        _rt.FieldLayout(0, 28, struct.Struct("<q"), (-9223372036854775808,)),
-    ),
-    (36,),
-)
-
-
-class RfqRejected:
-    """Template 27; block length 36, 44 bytes with the header."""
-
-    __slots__ = (
-        "correlation_id",
-        "rfq_id",
-        "requester_user_id",
-        "responder_user_id",
-        "rejected_by_user_id",
-        "timestamp_ms",
-    )
-
-    TEMPLATE_ID: ClassVar[int] = 27
-    BLOCK_LENGTH: ClassVar[int] = 36
-    SCHEMA_ID: ClassVar[int] = 701
-    SCHEMA_VERSION: ClassVar[int] = 1
-    _SPEC: ClassVar[tuple[_rt.Spec, ...]] = (
-        _rt.Spec("correlation_id", "int", False, -9223372036854775807, 9223372036854775807, None),
-        _rt.Spec("rfq_id", "int", False, 1, 9223372036854775807, None),
-        _rt.Spec("requester_user_id", "int", False, 1, 2147483647, None),
-        _rt.Spec("responder_user_id", "int", False, 1, 2147483647, None),
-        _rt.Spec("rejected_by_user_id", "int", False, 1, 2147483647, None),
-        _rt.Spec("timestamp_ms", "int", False, -9223372036854775807, 9223372036854775807, None),
-    )
-    _LAYOUT: ClassVar[_rt.BlockLayout] = _RFQ_REJECTED_LAYOUT
-
-    correlation_id: int
-    rfq_id: int
-    requester_user_id: int
-    responder_user_id: int
-    rejected_by_user_id: int
-    timestamp_ms: int
-
-    def __init__(
-        self,
-        *,
-        correlation_id: int,
-        rfq_id: int,
-        requester_user_id: int,
-        responder_user_id: int,
-        rejected_by_user_id: int,
-        timestamp_ms: int,
-    ) -> None:
-        self.correlation_id = correlation_id
-        self.rfq_id = rfq_id
-        self.requester_user_id = requester_user_id
-        self.responder_user_id = responder_user_id
-        self.rejected_by_user_id = rejected_by_user_id
-        self.timestamp_ms = timestamp_ms
-
-    __hash__ = None  # type: ignore[assignment]  # mutable: equal by value, not hashable
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, RfqRejected):
-            return NotImplemented
-        return (
-            self.correlation_id == other.correlation_id
-            and self.rfq_id == other.rfq_id
-            and self.requester_user_id == other.requester_user_id
-            and self.responder_user_id == other.responder_user_id
-            and self.rejected_by_user_id == other.rejected_by_user_id
-            and self.timestamp_ms == other.timestamp_ms
-        )
-
-    def __repr__(self) -> str:
-        return (
-            f"RfqRejected("
-            f"correlation_id={self.correlation_id!r}, "
-            f"rfq_id={self.rfq_id!r}, "
-            f"requester_user_id={self.requester_user_id!r}, "
-            f"responder_user_id={self.responder_user_id!r}, "
-            f"rejected_by_user_id={self.rejected_by_user_id!r}, "
-            f"timestamp_ms={self.timestamp_ms!r})"
-        )
-
-    def encoded_length(self) -> int:
-        """Bytes ``encode`` writes: header, block, groups and var data."""
-        return 44
-
-    def encode(self, buf: WritableBuffer, offset: int = 0) -> int:
-        """Write header and message at ``offset`` of ``buf``; return the bytes written."""
-        try:
-            if offset < 0:
-                raise _rt.bad_offset("RfqRejected", offset)
-            f_correlation_id = self.correlation_id
-            if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
-                raise _rt.bad_int(
-                    "RfqRejected.correlation_id",
-                    f_correlation_id,
-                    -9223372036854775807,
-                    9223372036854775807,
-                    -9223372036854775808,
-                )
-            f_rfq_id = self.rfq_id
-            if f_rfq_id < 1:
-                raise _rt.bad_int(
-                    "RfqRejected.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808
-                )
-            f_requester_user_id = self.requester_user_id
-            if f_requester_user_id < 1:
-                raise _rt.bad_int(
-                    "RfqRejected.requester_user_id", f_requester_user_id, 1, 2147483647, -2147483648
-                )
-            f_responder_user_id = self.responder_user_id
-            if f_responder_user_id < 1:
-                raise _rt.bad_int(
-                    "RfqRejected.responder_user_id", f_responder_user_id, 1, 2147483647, -2147483648
-                )
-            f_rejected_by_user_id = self.rejected_by_user_id
-            if f_rejected_by_user_id < 1:
-                raise _rt.bad_int(
-                    "RfqRejected.rejected_by_user_id", f_rejected_by_user_id, 1, 2147483647, -2147483648
-                )
-            f_timestamp_ms = self.timestamp_ms
-            if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
-                raise _rt.bad_int(
-                    "RfqRejected.timestamp_ms",
-                    f_timestamp_ms,
-                    -9223372036854775807,
-                    9223372036854775807,
-                    -9223372036854775808,
-                )
-            _RFQ_REJECTED.pack_into(
-                buf,
-                offset,
-                284485750554660,
-                f_correlation_id,
-                f_rfq_id,
-                f_requester_user_id,
-                f_responder_user_id,
-                f_rejected_by_user_id,
-                f_timestamp_ms,
-            )
-        except CodecError as exc:
-            exc.template_id = 27
-            raise
-        except _rt.FOREIGN_ERRORS as exc:
-            raise _rt.explain_encode(self, buf, offset, exc) from None
-        return 44
-
-
-def _decode_rfq_rejected(
-    buf: Buffer, offset: int, limit: int, block_length: int = 36, version: int = 1
-) -> tuple[RfqRejected, int]:
-    pos = offset + 8
-    end = pos + block_length
-    if end > limit:
-        raise _rt.short_frame("RfqRejected", end, limit, "the block")
-    if block_length >= 36:
-        (
-            f_correlation_id,
-            f_rfq_id,
-            f_requester_user_id,
-            f_responder_user_id,
-            f_rejected_by_user_id,
-            f_timestamp_ms,
-        ) = _RFQ_REJECTED_BLOCK.unpack_from(buf, pos)
-    else:
-        (
-            f_correlation_id,
-            f_rfq_id,
-            f_requester_user_id,
-            f_responder_user_id,
-            f_rejected_by_user_id,
-            f_timestamp_ms,
-        ) = _rt.read_block(buf, pos, block_length, version, _RFQ_REJECTED_LAYOUT)
-    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
-        raise _rt.bad_int(
-            "RfqRejected.correlation_id",
-            f_correlation_id,
-            -9223372036854775807,
-            9223372036854775807,
-            -9223372036854775808,
-        )
-    if f_rfq_id < 1:
-        raise _rt.bad_int("RfqRejected.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808)
-    if f_requester_user_id < 1:
-        raise _rt.bad_int("RfqRejected.requester_user_id", f_requester_user_id, 1, 2147483647, -2147483648)
-    if f_responder_user_id < 1:
-        raise _rt.bad_int("RfqRejected.responder_user_id", f_responder_user_id, 1, 2147483647, -2147483648)
-    if f_rejected_by_user_id < 1:
-        raise _rt.bad_int(
-            "RfqRejected.rejected_by_user_id", f_rejected_by_user_id, 1, 2147483647, -2147483648
-        )
-    if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
-        raise _rt.bad_int(
-            "RfqRejected.timestamp_ms",
-            f_timestamp_ms,
-            -9223372036854775807,
-            9223372036854775807,
-            -9223372036854775808,
-        )
-    msg = _new(RfqRejected)
-    msg.correlation_id = f_correlation_id
-    msg.rfq_id = f_rfq_id
-    msg.requester_user_id = f_requester_user_id
-    msg.responder_user_id = f_responder_user_id
-    msg.rejected_by_user_id = f_rejected_by_user_id
-    msg.timestamp_ms = f_timestamp_ms
-    return msg, end
-
-
-def _fast_rfq_rejected(buf: Buffer, offset: int, length: int | None) -> Message:
-    """``decode`` of RfqRejected at our version and block length; any other frame: ``decode_from``."""
-    try:
-        (
-            header,
-            f_correlation_id,
-            f_rfq_id,
-            f_requester_user_id,
-            f_responder_user_id,
-            f_rejected_by_user_id,
-            f_timestamp_ms,
-        ) = _RFQ_REJECTED.unpack_from(buf, offset)
-    except _rt.FOREIGN_ERRORS:
-        return decode_from(buf, offset, length)[0]
-    if header != 284485750554660 or offset < 0 or (length is not None and length != 44):
-        return decode_from(buf, offset, length)[0]
-    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
-        return decode_from(buf, offset, length)[0]
-    if f_rfq_id < 1:
-        return decode_from(buf, offset, length)[0]
-    if f_requester_user_id < 1:
-        return decode_from(buf, offset, length)[0]
-    if f_responder_user_id < 1:
-        return decode_from(buf, offset, length)[0]
-    if f_rejected_by_user_id < 1:
-        return decode_from(buf, offset, length)[0]
-    if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
-        return decode_from(buf, offset, length)[0]
-    msg: RfqRejected = _new(RfqRejected)
-    msg.correlation_id = f_correlation_id
-    msg.rfq_id = f_rfq_id
-    msg.requester_user_id = f_requester_user_id
-    msg.responder_user_id = f_responder_user_id
-    msg.rejected_by_user_id = f_rejected_by_user_id
-    msg.timestamp_ms = f_timestamp_ms
-    return msg
-
-
-_RFQ_CANCELED = struct.Struct("<QqqiiBq")
-_RFQ_CANCELED_BLOCK = struct.Struct("<qqiiBq")
-_RFQ_CANCELED_LAYOUT = _rt.BlockLayout(
-    "RfqCanceled",
-    (
-        _rt.FieldLayout(0, 0, struct.Struct("<q"), (-9223372036854775808,)),
-        _rt.FieldLayout(0, 8, struct.Struct("<q"), (-9223372036854775808,)),
-        _rt.FieldLayout(0, 16, struct.Struct("<i"), (-2147483648,)),
-        _rt.FieldLayout(0, 20, struct.Struct("<i"), (-2147483648,)),
-        _rt.FieldLayout(0, 24, struct.Struct("<B"), (255,)),
-        _rt.FieldLayout(0, 25, struct.Struct("<q"), (-9223372036854775808,)),
-    ),
-    (33,),
-)
-
-
-class RfqCanceled:
-    """Template 28; block length 33, 41 bytes with the header."""
-
-    __slots__ = (
-        "correlation_id",
-        "rfq_id",
-        "requester_user_id",
-        "responder_user_id",
-        "reason",
-        "timestamp_ms",
-    )
-
-    TEMPLATE_ID: ClassVar[int] = 28
-    BLOCK_LENGTH: ClassVar[int] = 33
-    SCHEMA_ID: ClassVar[int] = 701
-    SCHEMA_VERSION: ClassVar[int] = 1
-    _SPEC: ClassVar[tuple[_rt.Spec, ...]] = (
-        _rt.Spec("correlation_id", "int", False, -9223372036854775807, 9223372036854775807, None),
-        _rt.Spec("rfq_id", "int", False, 1, 9223372036854775807, None),
-        _rt.Spec("requester_user_id", "int", False, 1, 2147483647, None),
-        _rt.Spec("responder_user_id", "int", True, 1, 2147483647, None),
-        _rt.Spec("reason", "enum", False, 0, 0, CancelReason),
-        _rt.Spec("timestamp_ms", "int", False, -9223372036854775807, 9223372036854775807, None),
-    )
-    _LAYOUT: ClassVar[_rt.BlockLayout] = _RFQ_CANCELED_LAYOUT
-
-    correlation_id: int
-    rfq_id: int
-    requester_user_id: int
-    responder_user_id: int | None
-    reason: CancelReason
-    timestamp_ms: int
-
-    def __init__(
-        self,
-        *,
-        correlation_id: int,
-        rfq_id: int,
-        requester_user_id: int,
-        responder_user_id: int | None = None,
-        reason: CancelReason,
-        timestamp_ms: int,
-    ) -> None:
-        self.correlation_id = correlation_id
-        self.rfq_id = rfq_id
-        self.requester_user_id = requester_user_id
-        self.responder_user_id = responder_user_id
-        self.reason = reason
-        self.timestamp_ms = timestamp_ms
-
-    __hash__ = None  # type: ignore[assignment]  # mutable: equal by value, not hashable
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, RfqCanceled):
-            return NotImplemented
-        return (
-            self.correlation_id == other.correlation_id
-            and self.rfq_id == other.rfq_id
-            and self.requester_user_id == other.requester_user_id
-            and self.responder_user_id == other.responder_user_id
-            and self.reason == other.reason
-            and self.timestamp_ms == other.timestamp_ms
-        )
-
-    def __repr__(self) -> str:
-        return (
-            f"RfqCanceled("
-            f"correlation_id={self.correlation_id!r}, "
-            f"rfq_id={self.rfq_id!r}, "
-            f"requester_user_id={self.requester_user_id!r}, "
-            f"responder_user_id={self.responder_user_id!r}, "
-            f"reason={self.reason!r}, "
-            f"timestamp_ms={self.timestamp_ms!r})"
-        )
-
-    def encoded_length(self) -> int:
-        """Bytes ``encode`` writes: header, block, groups and var data."""
-        return 41
-
-    def encode(self, buf: WritableBuffer, offset: int = 0) -> int:
-        """Write header and message at ``offset`` of ``buf``; return the bytes written."""
-        try:
-            if offset < 0:
-                raise _rt.bad_offset("RfqCanceled", offset)
-            f_correlation_id = self.correlation_id
-            if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
-                raise _rt.bad_int(
-                    "RfqCanceled.correlation_id",
-                    f_correlation_id,
-                    -9223372036854775807,
-                    9223372036854775807,
-                    -9223372036854775808,
-                )
-            f_rfq_id = self.rfq_id
-            if f_rfq_id < 1:
-                raise _rt.bad_int(
-                    "RfqCanceled.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808
-                )
-            f_requester_user_id = self.requester_user_id
-            if f_requester_user_id < 1:
-                raise _rt.bad_int(
-                    "RfqCanceled.requester_user_id", f_requester_user_id, 1, 2147483647, -2147483648
-                )
-            f_responder_user_id = self.responder_user_id
-            if f_responder_user_id is None:
-                f_responder_user_id = -2147483648
-            elif f_responder_user_id < 1:
-                raise _rt.bad_int("RfqCanceled.responder_user_id", f_responder_user_id, 1, 2147483647, None)
-            try:
-                f_reason = _CANCEL_REASON_RAW[self.reason]
-            except KeyError:
-                raise _rt.bad_enum("RfqCanceled.reason", self.reason, CancelReason) from None
-            f_timestamp_ms = self.timestamp_ms
-            if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
-                raise _rt.bad_int(
-                    "RfqCanceled.timestamp_ms",
-                    f_timestamp_ms,
-                    -9223372036854775807,
-                    9223372036854775807,
-                    -9223372036854775808,
-                )
-            _RFQ_CANCELED.pack_into(
-                buf,
-                offset,
-                284485750620193,
-                f_correlation_id,
-                f_rfq_id,
-                f_requester_user_id,
-                f_responder_user_id,
-                f_reason,
-                f_timestamp_ms,
-            )
-        except CodecError as exc:
-            exc.template_id = 28
-            raise
-        except _rt.FOREIGN_ERRORS as exc:
-            raise _rt.explain_encode(self, buf, offset, exc) from None
-        return 41
-
-
-def _decode_rfq_canceled(
-    buf: Buffer, offset: int, limit: int, block_length: int = 33, version: int = 1
-) -> tuple[RfqCanceled, int]:
-    pos = offset + 8
-    end = pos + block_length
-    if end > limit:
-        raise _rt.short_frame("RfqCanceled", end, limit, "the block")
-    if block_length >= 33:
-        f_correlation_id, f_rfq_id, f_requester_user_id, f_responder_user_id, f_reason, f_timestamp_ms = (
-            _RFQ_CANCELED_BLOCK.unpack_from(buf, pos)
-        )
-    else:
-        f_correlation_id, f_rfq_id, f_requester_user_id, f_responder_user_id, f_reason, f_timestamp_ms = (
-            _rt.read_block(buf, pos, block_length, version, _RFQ_CANCELED_LAYOUT)
-        )
-    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
-        raise _rt.bad_int(
-            "RfqCanceled.correlation_id",
-            f_correlation_id,
-            -9223372036854775807,
-            9223372036854775807,
-            -9223372036854775808,
-        )
-    if f_rfq_id < 1:
-        raise _rt.bad_int("RfqCanceled.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808)
-    if f_requester_user_id < 1:
-        raise _rt.bad_int("RfqCanceled.requester_user_id", f_requester_user_id, 1, 2147483647, -2147483648)
-    if f_responder_user_id == -2147483648:
-        f_responder_user_id = None
-    elif f_responder_user_id < 1:
-        raise _rt.bad_int("RfqCanceled.responder_user_id", f_responder_user_id, 1, 2147483647, None)
-    v_reason = _CANCEL_REASON_BY_VALUE[f_reason]
-    if v_reason is None:
-        raise _rt.bad_enum("RfqCanceled.reason", f_reason, CancelReason)
-    if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
-        raise _rt.bad_int(
-            "RfqCanceled.timestamp_ms",
-            f_timestamp_ms,
-            -9223372036854775807,
-            9223372036854775807,
-            -9223372036854775808,
-        )
-    msg = _new(RfqCanceled)
-    msg.correlation_id = f_correlation_id
-    msg.rfq_id = f_rfq_id
-    msg.requester_user_id = f_requester_user_id
-    msg.responder_user_id = f_responder_user_id
-    msg.reason = v_reason
-    msg.timestamp_ms = f_timestamp_ms
-    return msg, end
-
-
-def _fast_rfq_canceled(buf: Buffer, offset: int, length: int | None) -> Message:
-    """``decode`` of RfqCanceled at our version and block length; any other frame: ``decode_from``."""
-    try:
-        (
-            header,
-            f_correlation_id,
-            f_rfq_id,
-            f_requester_user_id,
-            f_responder_user_id,
-            f_reason,
-            f_timestamp_ms,
-        ) = _RFQ_CANCELED.unpack_from(buf, offset)
-    except _rt.FOREIGN_ERRORS:
-        return decode_from(buf, offset, length)[0]
-    if header != 284485750620193 or offset < 0 or (length is not None and length != 41):
-        return decode_from(buf, offset, length)[0]
-    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
-        return decode_from(buf, offset, length)[0]
-    if f_rfq_id < 1:
-        return decode_from(buf, offset, length)[0]
-    if f_requester_user_id < 1:
-        return decode_from(buf, offset, length)[0]
-    if f_responder_user_id == -2147483648:
-        f_responder_user_id = None
-    elif f_responder_user_id < 1:
-        return decode_from(buf, offset, length)[0]
-    v_reason = _CANCEL_REASON_BY_VALUE[f_reason]
-    if v_reason is None:
-        return decode_from(buf, offset, length)[0]
-    if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
-        return decode_from(buf, offset, length)[0]
-    msg: RfqCanceled = _new(RfqCanceled)
-    msg.correlation_id = f_correlation_id
-    msg.rfq_id = f_rfq_id
-    msg.requester_user_id = f_requester_user_id
-    msg.responder_user_id = f_responder_user_id
-    msg.reason = v_reason
-    msg.timestamp_ms = f_timestamp_ms
-    return msg
-
-
-_RFQ_EXPIRED = struct.Struct("<Qqiiq")
-_RFQ_EXPIRED_BLOCK = struct.Struct("<qiiq")
-_RFQ_EXPIRED_LAYOUT = _rt.BlockLayout(
-    "RfqExpired",
-    (
-        _rt.FieldLayout(0, 0, struct.Struct("<q"), (-9223372036854775808,)),
-        _rt.FieldLayout(0, 8, struct.Struct("<i"), (-2147483648,)),
-        _rt.FieldLayout(0, 12, struct.Struct("<i"), (-2147483648,)),
-        _rt.FieldLayout(0, 16, struct.Struct("<q"), (-9223372036854775808,)),
-    ),
-    (24,),
-)
-
-
-class RfqExpired:
-    """Fired by the RFQ's expiry timer in cluster time. Template 29; block length 24, 32 bytes with the
-    header.
-    """
-
-    __slots__ = ("rfq_id", "requester_user_id", "responder_user_id", "timestamp_ms")
-
-    TEMPLATE_ID: ClassVar[int] = 29
-    BLOCK_LENGTH: ClassVar[int] = 24
-    SCHEMA_ID: ClassVar[int] = 701
-    SCHEMA_VERSION: ClassVar[int] = 1
-    _SPEC: ClassVar[tuple[_rt.Spec, ...]] = (
-        _rt.Spec("rfq_id", "int", False, 1, 9223372036854775807, None),
-        _rt.Spec("requester_user_id", "int", False, 1, 2147483647, None),
-        _rt.Spec("responder_user_id", "int", True, 1, 2147483647, None),
-        _rt.Spec("timestamp_ms", "int", False, -9223372036854775807, 9223372036854775807, None),
-    )
-    _LAYOUT: ClassVar[_rt.BlockLayout] = _RFQ_EXPIRED_LAYOUT
-
-    rfq_id: int
-    requester_user_id: int
-    responder_user_id: int | None
-    timestamp_ms: int
-
-    def __init__(
-        self, *, rfq_id: int, requester_user_id: int, responder_user_id: int | None = None, timestamp_ms: int
-    ) -> None:
-        self.rfq_id = rfq_id
-        self.requester_user_id = requester_user_id
-        self.responder_user_id = responder_user_id
-        self.timestamp_ms = timestamp_ms
-
-    __hash__ = None  # type: ignore[assignment]  # mutable: equal by value, not hashable
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, RfqExpired):
-            return NotImplemented
-        return (
-            self.rfq_id == other.rfq_id
-            and self.requester_user_id == other.requester_user_id
-            and self.responder_user_id == other.responder_user_id
-            and self.timestamp_ms == other.timestamp_ms
-        )
-
-    def __repr__(self) -> str:
-        return (
-            f"RfqExpired("
-            f"rfq_id={self.rfq_id!r}, "
-            f"requester_user_id={self.requester_user_id!r}, "
-            f"responder_user_id={self.responder_user_id!r}, "
-            f"timestamp_ms={self.timestamp_ms!r})"
-        )
-
-    def encoded_length(self) -> int:
-        """Bytes ``encode`` writes: header, block, groups and var data."""
-        return 32
-
-    def encode(self, buf: WritableBuffer, offset: int = 0) -> int:
-        """Write header and message at ``offset`` of ``buf``; return the bytes written."""
-        try:
-            if offset < 0:
-                raise _rt.bad_offset("RfqExpired", offset)
-            f_rfq_id = self.rfq_id
-            if f_rfq_id < 1:
-                raise _rt.bad_int("RfqExpired.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808)
-            f_requester_user_id = self.requester_user_id
-            if f_requester_user_id < 1:
-                raise _rt.bad_int(
-                    "RfqExpired.requester_user_id", f_requester_user_id, 1, 2147483647, -2147483648
-                )
-            f_responder_user_id = self.responder_user_id
-            if f_responder_user_id is None:
-                f_responder_user_id = -2147483648
-            elif f_responder_user_id < 1:
-                raise _rt.bad_int("RfqExpired.responder_user_id", f_responder_user_id, 1, 2147483647, None)
-            f_timestamp_ms = self.timestamp_ms
-            if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
-                raise _rt.bad_int(
-                    "RfqExpired.timestamp_ms",
-                    f_timestamp_ms,
-                    -9223372036854775807,
-                    9223372036854775807,
-                    -9223372036854775808,
-                )
-            _RFQ_EXPIRED.pack_into(
-                buf,
-                offset,
-                284485750685720,
-                f_rfq_id,
-                f_requester_user_id,
-                f_responder_user_id,
+                f_cover_price,
                 f_timestamp_ms,
             )
         except CodecError as exc:
@@ -4063,78 +4902,638 @@ class RfqExpired:
             raise
         except _rt.FOREIGN_ERRORS as exc:
             raise _rt.explain_encode(self, buf, offset, exc) from None
-        return 32
+        return 97
 
 
-def _decode_rfq_expired(
-    buf: Buffer, offset: int, limit: int, block_length: int = 24, version: int = 1
-) -> tuple[RfqExpired, int]:
+def _decode_rfq_traded(
+    buf: Buffer, offset: int, limit: int, block_length: int = 89, version: int = 1
+) -> tuple[RfqTraded, int]:
     pos = offset + 8
     end = pos + block_length
     if end > limit:
-        raise _rt.short_frame("RfqExpired", end, limit, "the block")
-    if block_length >= 24:
-        f_rfq_id, f_requester_user_id, f_responder_user_id, f_timestamp_ms = _RFQ_EXPIRED_BLOCK.unpack_from(
-            buf, pos
-        )
+        raise _rt.short_frame("RfqTraded", end, limit, "the block")
+    if block_length >= 89:
+        (
+            f_recipient_user_id,
+            f_correlation_id,
+            f_rfq_id,
+            f_trade_id,
+            f_kind,
+            f_quote_id,
+            f_requester_user_id,
+            f_dealer_user_id,
+            f_buyer_user_id,
+            f_seller_user_id,
+            f_instrument_id,
+            f_price,
+            f_quantity,
+            f_cover_price,
+            f_timestamp_ms,
+        ) = _RFQ_TRADED_BLOCK.unpack_from(buf, pos)
     else:
-        f_rfq_id, f_requester_user_id, f_responder_user_id, f_timestamp_ms = _rt.read_block(
-            buf, pos, block_length, version, _RFQ_EXPIRED_LAYOUT
+        (
+            f_recipient_user_id,
+            f_correlation_id,
+            f_rfq_id,
+            f_trade_id,
+            f_kind,
+            f_quote_id,
+            f_requester_user_id,
+            f_dealer_user_id,
+            f_buyer_user_id,
+            f_seller_user_id,
+            f_instrument_id,
+            f_price,
+            f_quantity,
+            f_cover_price,
+            f_timestamp_ms,
+        ) = _rt.read_block(buf, pos, block_length, version, _RFQ_TRADED_LAYOUT)
+    if f_recipient_user_id < 1:
+        raise _rt.bad_int("RfqTraded.recipient_user_id", f_recipient_user_id, 1, 2147483647, -2147483648)
+    if f_correlation_id == -9223372036854775808:
+        f_correlation_id = None
+    elif f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+        raise _rt.bad_int(
+            "RfqTraded.correlation_id", f_correlation_id, -9223372036854775807, 9223372036854775807, None
         )
     if f_rfq_id < 1:
-        raise _rt.bad_int("RfqExpired.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808)
+        raise _rt.bad_int("RfqTraded.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808)
+    if f_trade_id < 1:
+        raise _rt.bad_int("RfqTraded.trade_id", f_trade_id, 1, 9223372036854775807, -9223372036854775808)
+    v_kind = _TRADE_KIND_BY_VALUE[f_kind]
+    if v_kind is None:
+        raise _rt.bad_enum("RfqTraded.kind", f_kind, TradeKind)
+    if f_quote_id < 1:
+        raise _rt.bad_int("RfqTraded.quote_id", f_quote_id, 1, 9223372036854775807, -9223372036854775808)
     if f_requester_user_id < 1:
-        raise _rt.bad_int("RfqExpired.requester_user_id", f_requester_user_id, 1, 2147483647, -2147483648)
-    if f_responder_user_id == -2147483648:
-        f_responder_user_id = None
-    elif f_responder_user_id < 1:
-        raise _rt.bad_int("RfqExpired.responder_user_id", f_responder_user_id, 1, 2147483647, None)
+        raise _rt.bad_int("RfqTraded.requester_user_id", f_requester_user_id, 1, 2147483647, -2147483648)
+    if f_dealer_user_id < 1:
+        raise _rt.bad_int("RfqTraded.dealer_user_id", f_dealer_user_id, 1, 2147483647, -2147483648)
+    if f_buyer_user_id < 1:
+        raise _rt.bad_int("RfqTraded.buyer_user_id", f_buyer_user_id, 1, 2147483647, -2147483648)
+    if f_seller_user_id < 1:
+        raise _rt.bad_int("RfqTraded.seller_user_id", f_seller_user_id, 1, 2147483647, -2147483648)
+    if f_instrument_id < 1:
+        raise _rt.bad_int("RfqTraded.instrument_id", f_instrument_id, 1, 2147483647, -2147483648)
+    if f_price < 0 and f_price < -9223372036854775807:
+        raise _rt.bad_int(
+            "RfqTraded.price", f_price, -9223372036854775807, 9223372036854775807, -9223372036854775808
+        )
+    if f_quantity < 0 and f_quantity < -9223372036854775807:
+        raise _rt.bad_int(
+            "RfqTraded.quantity", f_quantity, -9223372036854775807, 9223372036854775807, -9223372036854775808
+        )
+    if f_cover_price == -9223372036854775808:
+        f_cover_price = None
+    elif f_cover_price < 0 and f_cover_price < -9223372036854775807:
+        raise _rt.bad_int(
+            "RfqTraded.cover_price", f_cover_price, -9223372036854775807, 9223372036854775807, None
+        )
     if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
         raise _rt.bad_int(
-            "RfqExpired.timestamp_ms",
+            "RfqTraded.timestamp_ms",
             f_timestamp_ms,
             -9223372036854775807,
             9223372036854775807,
             -9223372036854775808,
         )
-    msg = _new(RfqExpired)
+    msg = _new(RfqTraded)
+    msg.recipient_user_id = f_recipient_user_id
+    msg.correlation_id = f_correlation_id
     msg.rfq_id = f_rfq_id
+    msg.trade_id = f_trade_id
+    msg.kind = v_kind
+    msg.quote_id = f_quote_id
     msg.requester_user_id = f_requester_user_id
-    msg.responder_user_id = f_responder_user_id
+    msg.dealer_user_id = f_dealer_user_id
+    msg.buyer_user_id = f_buyer_user_id
+    msg.seller_user_id = f_seller_user_id
+    msg.instrument_id = f_instrument_id
+    msg.price = f_price
+    msg.quantity = f_quantity
+    msg.cover_price = f_cover_price
     msg.timestamp_ms = f_timestamp_ms
     return msg, end
 
 
-def _fast_rfq_expired(buf: Buffer, offset: int, length: int | None) -> Message:
-    """``decode`` of RfqExpired at our version and block length; any other frame: ``decode_from``."""
+def _fast_rfq_traded(buf: Buffer, offset: int, length: int | None) -> Message:
+    """``decode`` of RfqTraded at our version and block length; any other frame: ``decode_from``."""
     try:
-        header, f_rfq_id, f_requester_user_id, f_responder_user_id, f_timestamp_ms = _RFQ_EXPIRED.unpack_from(
-            buf, offset
-        )
+        (
+            header,
+            f_recipient_user_id,
+            f_correlation_id,
+            f_rfq_id,
+            f_trade_id,
+            f_kind,
+            f_quote_id,
+            f_requester_user_id,
+            f_dealer_user_id,
+            f_buyer_user_id,
+            f_seller_user_id,
+            f_instrument_id,
+            f_price,
+            f_quantity,
+            f_cover_price,
+            f_timestamp_ms,
+        ) = _RFQ_TRADED.unpack_from(buf, offset)
     except _rt.FOREIGN_ERRORS:
         return decode_from(buf, offset, length)[0]
-    if header != 284485750685720 or offset < 0 or (length is not None and length != 32):
+    if header != 284485750685785 or offset < 0 or (length is not None and length != 97):
+        return decode_from(buf, offset, length)[0]
+    if f_recipient_user_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_correlation_id == -9223372036854775808:
+        f_correlation_id = None
+    elif f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
         return decode_from(buf, offset, length)[0]
     if f_rfq_id < 1:
         return decode_from(buf, offset, length)[0]
+    if f_trade_id < 1:
+        return decode_from(buf, offset, length)[0]
+    v_kind = _TRADE_KIND_BY_VALUE[f_kind]
+    if v_kind is None:
+        return decode_from(buf, offset, length)[0]
+    if f_quote_id < 1:
+        return decode_from(buf, offset, length)[0]
     if f_requester_user_id < 1:
         return decode_from(buf, offset, length)[0]
-    if f_responder_user_id == -2147483648:
-        f_responder_user_id = None
-    elif f_responder_user_id < 1:
+    if f_dealer_user_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_buyer_user_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_seller_user_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_instrument_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_price < 0 and f_price < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    if f_quantity < 0 and f_quantity < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    if f_cover_price == -9223372036854775808:
+        f_cover_price = None
+    elif f_cover_price < 0 and f_cover_price < -9223372036854775807:
         return decode_from(buf, offset, length)[0]
     if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
         return decode_from(buf, offset, length)[0]
-    msg: RfqExpired = _new(RfqExpired)
+    msg: RfqTraded = _new(RfqTraded)
+    msg.recipient_user_id = f_recipient_user_id
+    msg.correlation_id = f_correlation_id
     msg.rfq_id = f_rfq_id
+    msg.trade_id = f_trade_id
+    msg.kind = v_kind
+    msg.quote_id = f_quote_id
     msg.requester_user_id = f_requester_user_id
-    msg.responder_user_id = f_responder_user_id
+    msg.dealer_user_id = f_dealer_user_id
+    msg.buyer_user_id = f_buyer_user_id
+    msg.seller_user_id = f_seller_user_id
+    msg.instrument_id = f_instrument_id
+    msg.price = f_price
+    msg.quantity = f_quantity
+    msg.cover_price = f_cover_price
     msg.timestamp_ms = f_timestamp_ms
     return msg
 
 
-_SNAPSHOT_BEGIN = struct.Struct("<Qiqqqqq")
-_SNAPSHOT_BEGIN_BLOCK = struct.Struct("<iqqqqq")
+_RFQ_ENDED = struct.Struct("<QiqqBq")
+_RFQ_ENDED_BLOCK = struct.Struct("<iqqBq")
+_RFQ_ENDED_LAYOUT = _rt.BlockLayout(
+    "RfqEnded",
+    (
+        _rt.FieldLayout(0, 0, struct.Struct("<i"), (-2147483648,)),
+        _rt.FieldLayout(0, 4, struct.Struct("<q"), (-9223372036854775808,)),
+        _rt.FieldLayout(0, 12, struct.Struct("<q"), (-9223372036854775808,)),
+        _rt.FieldLayout(0, 20, struct.Struct("<B"), (255,)),
+        _rt.FieldLayout(0, 21, struct.Struct("<q"), (-9223372036854775808,)),
+    ),
+    (29,),
+)
+
+
+class RfqEnded:
+    """The RFQ is over for this user: cancelled, expired, disabled, or traded with another dealer. Template
+    30; block length 29, 37 bytes with the header.
+    """
+
+    __slots__ = ("recipient_user_id", "correlation_id", "rfq_id", "reason", "timestamp_ms")
+
+    TEMPLATE_ID: ClassVar[int] = 30
+    BLOCK_LENGTH: ClassVar[int] = 29
+    SCHEMA_ID: ClassVar[int] = 701
+    SCHEMA_VERSION: ClassVar[int] = 1
+    _SPEC: ClassVar[tuple[_rt.Spec, ...]] = (
+        _rt.Spec("recipient_user_id", "int", False, 1, 2147483647, None),
+        _rt.Spec("correlation_id", "int", True, -9223372036854775807, 9223372036854775807, None),
+        _rt.Spec("rfq_id", "int", False, 1, 9223372036854775807, None),
+        _rt.Spec("reason", "enum", False, 0, 0, EndReason),
+        _rt.Spec("timestamp_ms", "int", False, -9223372036854775807, 9223372036854775807, None),
+    )
+    _LAYOUT: ClassVar[_rt.BlockLayout] = _RFQ_ENDED_LAYOUT
+
+    recipient_user_id: int
+    correlation_id: int | None
+    rfq_id: int
+    reason: EndReason
+    timestamp_ms: int
+
+    def __init__(
+        self,
+        *,
+        recipient_user_id: int,
+        correlation_id: int | None = None,
+        rfq_id: int,
+        reason: EndReason,
+        timestamp_ms: int,
+    ) -> None:
+        self.recipient_user_id = recipient_user_id
+        self.correlation_id = correlation_id
+        self.rfq_id = rfq_id
+        self.reason = reason
+        self.timestamp_ms = timestamp_ms
+
+    __hash__ = None  # type: ignore[assignment]  # mutable: equal by value, not hashable
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RfqEnded):
+            return NotImplemented
+        return (
+            self.recipient_user_id == other.recipient_user_id
+            and self.correlation_id == other.correlation_id
+            and self.rfq_id == other.rfq_id
+            and self.reason == other.reason
+            and self.timestamp_ms == other.timestamp_ms
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"RfqEnded("
+            f"recipient_user_id={self.recipient_user_id!r}, "
+            f"correlation_id={self.correlation_id!r}, "
+            f"rfq_id={self.rfq_id!r}, "
+            f"reason={self.reason!r}, "
+            f"timestamp_ms={self.timestamp_ms!r})"
+        )
+
+    def encoded_length(self) -> int:
+        """Bytes ``encode`` writes: header, block, groups and var data."""
+        return 37
+
+    def encode(self, buf: WritableBuffer, offset: int = 0) -> int:
+        """Write header and message at ``offset`` of ``buf``; return the bytes written."""
+        try:
+            if offset < 0:
+                raise _rt.bad_offset("RfqEnded", offset)
+            f_recipient_user_id = self.recipient_user_id
+            if f_recipient_user_id < 1:
+                raise _rt.bad_int(
+                    "RfqEnded.recipient_user_id", f_recipient_user_id, 1, 2147483647, -2147483648
+                )
+            f_correlation_id = self.correlation_id
+            if f_correlation_id is None:
+                f_correlation_id = -9223372036854775808
+            elif f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+                raise _rt.bad_int(
+                    "RfqEnded.correlation_id",
+                    f_correlation_id,
+                    -9223372036854775807,
+                    9223372036854775807,
+                    None,
+                )
+            f_rfq_id = self.rfq_id
+            if f_rfq_id < 1:
+                raise _rt.bad_int("RfqEnded.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808)
+            try:
+                f_reason = _END_REASON_RAW[self.reason]
+            except KeyError:
+                raise _rt.bad_enum("RfqEnded.reason", self.reason, EndReason) from None
+            f_timestamp_ms = self.timestamp_ms
+            if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
+                raise _rt.bad_int(
+                    "RfqEnded.timestamp_ms",
+                    f_timestamp_ms,
+                    -9223372036854775807,
+                    9223372036854775807,
+                    -9223372036854775808,
+                )
+            _RFQ_ENDED.pack_into(
+                buf,
+                offset,
+                284485750751261,
+                f_recipient_user_id,
+                f_correlation_id,
+                f_rfq_id,
+                f_reason,
+                f_timestamp_ms,
+            )
+        except CodecError as exc:
+            exc.template_id = 30
+            raise
+        except _rt.FOREIGN_ERRORS as exc:
+            raise _rt.explain_encode(self, buf, offset, exc) from None
+        return 37
+
+
+def _decode_rfq_ended(
+    buf: Buffer, offset: int, limit: int, block_length: int = 29, version: int = 1
+) -> tuple[RfqEnded, int]:
+    pos = offset + 8
+    end = pos + block_length
+    if end > limit:
+        raise _rt.short_frame("RfqEnded", end, limit, "the block")
+    if block_length >= 29:
+        f_recipient_user_id, f_correlation_id, f_rfq_id, f_reason, f_timestamp_ms = (
+            _RFQ_ENDED_BLOCK.unpack_from(buf, pos)
+        )
+    else:
+        f_recipient_user_id, f_correlation_id, f_rfq_id, f_reason, f_timestamp_ms = _rt.read_block(
+            buf, pos, block_length, version, _RFQ_ENDED_LAYOUT
+        )
+    if f_recipient_user_id < 1:
+        raise _rt.bad_int("RfqEnded.recipient_user_id", f_recipient_user_id, 1, 2147483647, -2147483648)
+    if f_correlation_id == -9223372036854775808:
+        f_correlation_id = None
+    elif f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+        raise _rt.bad_int(
+            "RfqEnded.correlation_id", f_correlation_id, -9223372036854775807, 9223372036854775807, None
+        )
+    if f_rfq_id < 1:
+        raise _rt.bad_int("RfqEnded.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808)
+    v_reason = _END_REASON_BY_VALUE[f_reason]
+    if v_reason is None:
+        raise _rt.bad_enum("RfqEnded.reason", f_reason, EndReason)
+    if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
+        raise _rt.bad_int(
+            "RfqEnded.timestamp_ms",
+            f_timestamp_ms,
+            -9223372036854775807,
+            9223372036854775807,
+            -9223372036854775808,
+        )
+    msg = _new(RfqEnded)
+    msg.recipient_user_id = f_recipient_user_id
+    msg.correlation_id = f_correlation_id
+    msg.rfq_id = f_rfq_id
+    msg.reason = v_reason
+    msg.timestamp_ms = f_timestamp_ms
+    return msg, end
+
+
+def _fast_rfq_ended(buf: Buffer, offset: int, length: int | None) -> Message:
+    """``decode`` of RfqEnded at our version and block length; any other frame: ``decode_from``."""
+    try:
+        header, f_recipient_user_id, f_correlation_id, f_rfq_id, f_reason, f_timestamp_ms = (
+            _RFQ_ENDED.unpack_from(buf, offset)
+        )
+    except _rt.FOREIGN_ERRORS:
+        return decode_from(buf, offset, length)[0]
+    if header != 284485750751261 or offset < 0 or (length is not None and length != 37):
+        return decode_from(buf, offset, length)[0]
+    if f_recipient_user_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_correlation_id == -9223372036854775808:
+        f_correlation_id = None
+    elif f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    if f_rfq_id < 1:
+        return decode_from(buf, offset, length)[0]
+    v_reason = _END_REASON_BY_VALUE[f_reason]
+    if v_reason is None:
+        return decode_from(buf, offset, length)[0]
+    if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    msg: RfqEnded = _new(RfqEnded)
+    msg.recipient_user_id = f_recipient_user_id
+    msg.correlation_id = f_correlation_id
+    msg.rfq_id = f_rfq_id
+    msg.reason = v_reason
+    msg.timestamp_ms = f_timestamp_ms
+    return msg
+
+
+_STATE_QUERIED = struct.Struct("<Qqqqqq")
+_STATE_QUERIED_BLOCK = struct.Struct("<qqqqq")
+_STATE_QUERIED_LAYOUT = _rt.BlockLayout(
+    "StateQueried",
+    (
+        _rt.FieldLayout(0, 0, struct.Struct("<q"), (-9223372036854775808,)),
+        _rt.FieldLayout(0, 8, struct.Struct("<q"), (-9223372036854775808,)),
+        _rt.FieldLayout(0, 16, struct.Struct("<q"), (-9223372036854775808,)),
+        _rt.FieldLayout(0, 24, struct.Struct("<q"), (-9223372036854775808,)),
+        _rt.FieldLayout(0, 32, struct.Struct("<q"), (-9223372036854775808,)),
+    ),
+    (40,),
+)
+
+
+class StateQueried:
+    """Ends the answer to a QueryState, to its sender alone: the InstrumentRecords and RfqRecords just
+    before it are the state. Template 31; block length 40, 48 bytes with the header.
+    """
+
+    __slots__ = ("correlation_id", "instrument_count", "rfq_count", "next_rfq_id", "timestamp_ms")
+
+    TEMPLATE_ID: ClassVar[int] = 31
+    BLOCK_LENGTH: ClassVar[int] = 40
+    SCHEMA_ID: ClassVar[int] = 701
+    SCHEMA_VERSION: ClassVar[int] = 1
+    _SPEC: ClassVar[tuple[_rt.Spec, ...]] = (
+        _rt.Spec("correlation_id", "int", False, -9223372036854775807, 9223372036854775807, None),
+        _rt.Spec("instrument_count", "int", False, 0, 9223372036854775807, None),
+        _rt.Spec("rfq_count", "int", False, 0, 9223372036854775807, None),
+        _rt.Spec("next_rfq_id", "int", False, 1, 9223372036854775807, None),
+        _rt.Spec("timestamp_ms", "int", False, -9223372036854775807, 9223372036854775807, None),
+    )
+    _LAYOUT: ClassVar[_rt.BlockLayout] = _STATE_QUERIED_LAYOUT
+
+    correlation_id: int
+    instrument_count: int
+    rfq_count: int
+    next_rfq_id: int
+    timestamp_ms: int
+
+    def __init__(
+        self,
+        *,
+        correlation_id: int,
+        instrument_count: int,
+        rfq_count: int,
+        next_rfq_id: int,
+        timestamp_ms: int,
+    ) -> None:
+        self.correlation_id = correlation_id
+        self.instrument_count = instrument_count
+        self.rfq_count = rfq_count
+        self.next_rfq_id = next_rfq_id
+        self.timestamp_ms = timestamp_ms
+
+    __hash__ = None  # type: ignore[assignment]  # mutable: equal by value, not hashable
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, StateQueried):
+            return NotImplemented
+        return (
+            self.correlation_id == other.correlation_id
+            and self.instrument_count == other.instrument_count
+            and self.rfq_count == other.rfq_count
+            and self.next_rfq_id == other.next_rfq_id
+            and self.timestamp_ms == other.timestamp_ms
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"StateQueried("
+            f"correlation_id={self.correlation_id!r}, "
+            f"instrument_count={self.instrument_count!r}, "
+            f"rfq_count={self.rfq_count!r}, "
+            f"next_rfq_id={self.next_rfq_id!r}, "
+            f"timestamp_ms={self.timestamp_ms!r})"
+        )
+
+    def encoded_length(self) -> int:
+        """Bytes ``encode`` writes: header, block, groups and var data."""
+        return 48
+
+    def encode(self, buf: WritableBuffer, offset: int = 0) -> int:
+        """Write header and message at ``offset`` of ``buf``; return the bytes written."""
+        try:
+            if offset < 0:
+                raise _rt.bad_offset("StateQueried", offset)
+            f_correlation_id = self.correlation_id
+            if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+                raise _rt.bad_int(
+                    "StateQueried.correlation_id",
+                    f_correlation_id,
+                    -9223372036854775807,
+                    9223372036854775807,
+                    -9223372036854775808,
+                )
+            f_instrument_count = self.instrument_count
+            if f_instrument_count < 0:
+                raise _rt.bad_int(
+                    "StateQueried.instrument_count",
+                    f_instrument_count,
+                    0,
+                    9223372036854775807,
+                    -9223372036854775808,
+                )
+            f_rfq_count = self.rfq_count
+            if f_rfq_count < 0:
+                raise _rt.bad_int(
+                    "StateQueried.rfq_count", f_rfq_count, 0, 9223372036854775807, -9223372036854775808
+                )
+            f_next_rfq_id = self.next_rfq_id
+            if f_next_rfq_id < 1:
+                raise _rt.bad_int(
+                    "StateQueried.next_rfq_id", f_next_rfq_id, 1, 9223372036854775807, -9223372036854775808
+                )
+            f_timestamp_ms = self.timestamp_ms
+            if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
+                raise _rt.bad_int(
+                    "StateQueried.timestamp_ms",
+                    f_timestamp_ms,
+                    -9223372036854775807,
+                    9223372036854775807,
+                    -9223372036854775808,
+                )
+            _STATE_QUERIED.pack_into(
+                buf,
+                offset,
+                284485750816808,
+                f_correlation_id,
+                f_instrument_count,
+                f_rfq_count,
+                f_next_rfq_id,
+                f_timestamp_ms,
+            )
+        except CodecError as exc:
+            exc.template_id = 31
+            raise
+        except _rt.FOREIGN_ERRORS as exc:
+            raise _rt.explain_encode(self, buf, offset, exc) from None
+        return 48
+
+
+def _decode_state_queried(
+    buf: Buffer, offset: int, limit: int, block_length: int = 40, version: int = 1
+) -> tuple[StateQueried, int]:
+    pos = offset + 8
+    end = pos + block_length
+    if end > limit:
+        raise _rt.short_frame("StateQueried", end, limit, "the block")
+    if block_length >= 40:
+        f_correlation_id, f_instrument_count, f_rfq_count, f_next_rfq_id, f_timestamp_ms = (
+            _STATE_QUERIED_BLOCK.unpack_from(buf, pos)
+        )
+    else:
+        f_correlation_id, f_instrument_count, f_rfq_count, f_next_rfq_id, f_timestamp_ms = _rt.read_block(
+            buf, pos, block_length, version, _STATE_QUERIED_LAYOUT
+        )
+    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+        raise _rt.bad_int(
+            "StateQueried.correlation_id",
+            f_correlation_id,
+            -9223372036854775807,
+            9223372036854775807,
+            -9223372036854775808,
+        )
+    if f_instrument_count < 0:
+        raise _rt.bad_int(
+            "StateQueried.instrument_count", f_instrument_count, 0, 9223372036854775807, -9223372036854775808
+        )
+    if f_rfq_count < 0:
+        raise _rt.bad_int("StateQueried.rfq_count", f_rfq_count, 0, 9223372036854775807, -9223372036854775808)
+    if f_next_rfq_id < 1:
+        raise _rt.bad_int(
+            "StateQueried.next_rfq_id", f_next_rfq_id, 1, 9223372036854775807, -9223372036854775808
+        )
+    if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
+        raise _rt.bad_int(
+            "StateQueried.timestamp_ms",
+            f_timestamp_ms,
+            -9223372036854775807,
+            9223372036854775807,
+            -9223372036854775808,
+        )
+    msg = _new(StateQueried)
+    msg.correlation_id = f_correlation_id
+    msg.instrument_count = f_instrument_count
+    msg.rfq_count = f_rfq_count
+    msg.next_rfq_id = f_next_rfq_id
+    msg.timestamp_ms = f_timestamp_ms
+    return msg, end
+
+
+def _fast_state_queried(buf: Buffer, offset: int, length: int | None) -> Message:
+    """``decode`` of StateQueried at our version and block length; any other frame: ``decode_from``."""
+    try:
+        header, f_correlation_id, f_instrument_count, f_rfq_count, f_next_rfq_id, f_timestamp_ms = (
+            _STATE_QUERIED.unpack_from(buf, offset)
+        )
+    except _rt.FOREIGN_ERRORS:
+        return decode_from(buf, offset, length)[0]
+    if header != 284485750816808 or offset < 0 or (length is not None and length != 48):
+        return decode_from(buf, offset, length)[0]
+    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    if f_instrument_count < 0:
+        return decode_from(buf, offset, length)[0]
+    if f_rfq_count < 0:
+        return decode_from(buf, offset, length)[0]
+    if f_next_rfq_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_timestamp_ms < 0 and f_timestamp_ms < -9223372036854775807:
+        return decode_from(buf, offset, length)[0]
+    msg: StateQueried = _new(StateQueried)
+    msg.correlation_id = f_correlation_id
+    msg.instrument_count = f_instrument_count
+    msg.rfq_count = f_rfq_count
+    msg.next_rfq_id = f_next_rfq_id
+    msg.timestamp_ms = f_timestamp_ms
+    return msg
+
+
+_SNAPSHOT_BEGIN = struct.Struct("<Qiqqqqqqqq")
+_SNAPSHOT_BEGIN_BLOCK = struct.Struct("<iqqqqqqqq")
 _SNAPSHOT_BEGIN_LAYOUT = _rt.BlockLayout(
     "SnapshotBegin",
     (
@@ -4144,34 +5543,43 @@ _SNAPSHOT_BEGIN_LAYOUT = _rt.BlockLayout(
         _rt.FieldLayout(0, 20, struct.Struct("<q"), (-9223372036854775808,)),
         _rt.FieldLayout(0, 28, struct.Struct("<q"), (-9223372036854775808,)),
         _rt.FieldLayout(0, 36, struct.Struct("<q"), (-9223372036854775808,)),
+        _rt.FieldLayout(0, 44, struct.Struct("<q"), (-9223372036854775808,)),
+        _rt.FieldLayout(0, 52, struct.Struct("<q"), (-9223372036854775808,)),
+        _rt.FieldLayout(0, 60, struct.Struct("<q"), (-9223372036854775808,)),
     ),
-    (44,),
+    (68,),
 )
 
 
 class SnapshotBegin:
-    """First record of a snapshot: the sequences and how many records follow. Template 40; block length 44,
-    52 bytes with the header.
+    """First record of a snapshot: the sequences and how many records follow. Template 40; block length 68,
+    76 bytes with the header.
     """
 
     __slots__ = (
         "next_instrument_id",
         "next_rfq_id",
+        "next_quote_id",
+        "next_trade_id",
         "instrument_count",
         "rfq_count",
+        "ended_count",
         "dedupe_count",
         "timestamp_ms",
     )
 
     TEMPLATE_ID: ClassVar[int] = 40
-    BLOCK_LENGTH: ClassVar[int] = 44
+    BLOCK_LENGTH: ClassVar[int] = 68
     SCHEMA_ID: ClassVar[int] = 701
     SCHEMA_VERSION: ClassVar[int] = 1
     _SPEC: ClassVar[tuple[_rt.Spec, ...]] = (
         _rt.Spec("next_instrument_id", "int", False, 1, 2147483647, None),
         _rt.Spec("next_rfq_id", "int", False, 1, 9223372036854775807, None),
+        _rt.Spec("next_quote_id", "int", False, 1, 9223372036854775807, None),
+        _rt.Spec("next_trade_id", "int", False, 1, 9223372036854775807, None),
         _rt.Spec("instrument_count", "int", False, 0, 9223372036854775807, None),
         _rt.Spec("rfq_count", "int", False, 0, 9223372036854775807, None),
+        _rt.Spec("ended_count", "int", False, 0, 9223372036854775807, None),
         _rt.Spec("dedupe_count", "int", False, 0, 9223372036854775807, None),
         _rt.Spec("timestamp_ms", "int", False, -9223372036854775807, 9223372036854775807, None),
     )
@@ -4179,8 +5587,11 @@ class SnapshotBegin:
 
     next_instrument_id: int
     next_rfq_id: int
+    next_quote_id: int
+    next_trade_id: int
     instrument_count: int
     rfq_count: int
+    ended_count: int
     dedupe_count: int
     timestamp_ms: int
 
@@ -4189,15 +5600,21 @@ class SnapshotBegin:
         *,
         next_instrument_id: int,
         next_rfq_id: int,
+        next_quote_id: int,
+        next_trade_id: int,
         instrument_count: int,
         rfq_count: int,
+        ended_count: int,
         dedupe_count: int,
         timestamp_ms: int,
     ) -> None:
         self.next_instrument_id = next_instrument_id
         self.next_rfq_id = next_rfq_id
+        self.next_quote_id = next_quote_id
+        self.next_trade_id = next_trade_id
         self.instrument_count = instrument_count
         self.rfq_count = rfq_count
+        self.ended_count = ended_count
         self.dedupe_count = dedupe_count
         self.timestamp_ms = timestamp_ms
 
@@ -4209,8 +5626,11 @@ class SnapshotBegin:
         return (
             self.next_instrument_id == other.next_instrument_id
             and self.next_rfq_id == other.next_rfq_id
+            and self.next_quote_id == other.next_quote_id
+            and self.next_trade_id == other.next_trade_id
             and self.instrument_count == other.instrument_count
             and self.rfq_count == other.rfq_count
+            and self.ended_count == other.ended_count
             and self.dedupe_count == other.dedupe_count
             and self.timestamp_ms == other.timestamp_ms
         )
@@ -4220,15 +5640,18 @@ class SnapshotBegin:
             f"SnapshotBegin("
             f"next_instrument_id={self.next_instrument_id!r}, "
             f"next_rfq_id={self.next_rfq_id!r}, "
+            f"next_quote_id={self.next_quote_id!r}, "
+            f"next_trade_id={self.next_trade_id!r}, "
             f"instrument_count={self.instrument_count!r}, "
             f"rfq_count={self.rfq_count!r}, "
+            f"ended_count={self.ended_count!r}, "
             f"dedupe_count={self.dedupe_count!r}, "
             f"timestamp_ms={self.timestamp_ms!r})"
         )
 
     def encoded_length(self) -> int:
         """Bytes ``encode`` writes: header, block, groups and var data."""
-        return 52
+        return 76
 
     def encode(self, buf: WritableBuffer, offset: int = 0) -> int:
         """Write header and message at ``offset`` of ``buf``; return the bytes written."""
@@ -4245,6 +5668,24 @@ class SnapshotBegin:
                 raise _rt.bad_int(
                     "SnapshotBegin.next_rfq_id", f_next_rfq_id, 1, 9223372036854775807, -9223372036854775808
                 )
+            f_next_quote_id = self.next_quote_id
+            if f_next_quote_id < 1:
+                raise _rt.bad_int(
+                    "SnapshotBegin.next_quote_id",
+                    f_next_quote_id,
+                    1,
+                    9223372036854775807,
+                    -9223372036854775808,
+                )
+            f_next_trade_id = self.next_trade_id
+            if f_next_trade_id < 1:
+                raise _rt.bad_int(
+                    "SnapshotBegin.next_trade_id",
+                    f_next_trade_id,
+                    1,
+                    9223372036854775807,
+                    -9223372036854775808,
+                )
             f_instrument_count = self.instrument_count
             if f_instrument_count < 0:
                 raise _rt.bad_int(
@@ -4258,6 +5699,11 @@ class SnapshotBegin:
             if f_rfq_count < 0:
                 raise _rt.bad_int(
                     "SnapshotBegin.rfq_count", f_rfq_count, 0, 9223372036854775807, -9223372036854775808
+                )
+            f_ended_count = self.ended_count
+            if f_ended_count < 0:
+                raise _rt.bad_int(
+                    "SnapshotBegin.ended_count", f_ended_count, 0, 9223372036854775807, -9223372036854775808
                 )
             f_dedupe_count = self.dedupe_count
             if f_dedupe_count < 0:
@@ -4276,11 +5722,14 @@ class SnapshotBegin:
             _SNAPSHOT_BEGIN.pack_into(
                 buf,
                 offset,
-                284485751406636,
+                284485751406660,
                 f_next_instrument_id,
                 f_next_rfq_id,
+                f_next_quote_id,
+                f_next_trade_id,
                 f_instrument_count,
                 f_rfq_count,
+                f_ended_count,
                 f_dedupe_count,
                 f_timestamp_ms,
             )
@@ -4289,22 +5738,25 @@ class SnapshotBegin:
             raise
         except _rt.FOREIGN_ERRORS as exc:
             raise _rt.explain_encode(self, buf, offset, exc) from None
-        return 52
+        return 76
 
 
 def _decode_snapshot_begin(
-    buf: Buffer, offset: int, limit: int, block_length: int = 44, version: int = 1
+    buf: Buffer, offset: int, limit: int, block_length: int = 68, version: int = 1
 ) -> tuple[SnapshotBegin, int]:
     pos = offset + 8
     end = pos + block_length
     if end > limit:
         raise _rt.short_frame("SnapshotBegin", end, limit, "the block")
-    if block_length >= 44:
+    if block_length >= 68:
         (
             f_next_instrument_id,
             f_next_rfq_id,
+            f_next_quote_id,
+            f_next_trade_id,
             f_instrument_count,
             f_rfq_count,
+            f_ended_count,
             f_dedupe_count,
             f_timestamp_ms,
         ) = _SNAPSHOT_BEGIN_BLOCK.unpack_from(buf, pos)
@@ -4312,8 +5764,11 @@ def _decode_snapshot_begin(
         (
             f_next_instrument_id,
             f_next_rfq_id,
+            f_next_quote_id,
+            f_next_trade_id,
             f_instrument_count,
             f_rfq_count,
+            f_ended_count,
             f_dedupe_count,
             f_timestamp_ms,
         ) = _rt.read_block(buf, pos, block_length, version, _SNAPSHOT_BEGIN_LAYOUT)
@@ -4325,6 +5780,14 @@ def _decode_snapshot_begin(
         raise _rt.bad_int(
             "SnapshotBegin.next_rfq_id", f_next_rfq_id, 1, 9223372036854775807, -9223372036854775808
         )
+    if f_next_quote_id < 1:
+        raise _rt.bad_int(
+            "SnapshotBegin.next_quote_id", f_next_quote_id, 1, 9223372036854775807, -9223372036854775808
+        )
+    if f_next_trade_id < 1:
+        raise _rt.bad_int(
+            "SnapshotBegin.next_trade_id", f_next_trade_id, 1, 9223372036854775807, -9223372036854775808
+        )
     if f_instrument_count < 0:
         raise _rt.bad_int(
             "SnapshotBegin.instrument_count", f_instrument_count, 0, 9223372036854775807, -9223372036854775808
@@ -4332,6 +5795,10 @@ def _decode_snapshot_begin(
     if f_rfq_count < 0:
         raise _rt.bad_int(
             "SnapshotBegin.rfq_count", f_rfq_count, 0, 9223372036854775807, -9223372036854775808
+        )
+    if f_ended_count < 0:
+        raise _rt.bad_int(
+            "SnapshotBegin.ended_count", f_ended_count, 0, 9223372036854775807, -9223372036854775808
         )
     if f_dedupe_count < 0:
         raise _rt.bad_int(
@@ -4348,8 +5815,11 @@ def _decode_snapshot_begin(
     msg = _new(SnapshotBegin)
     msg.next_instrument_id = f_next_instrument_id
     msg.next_rfq_id = f_next_rfq_id
+    msg.next_quote_id = f_next_quote_id
+    msg.next_trade_id = f_next_trade_id
     msg.instrument_count = f_instrument_count
     msg.rfq_count = f_rfq_count
+    msg.ended_count = f_ended_count
     msg.dedupe_count = f_dedupe_count
     msg.timestamp_ms = f_timestamp_ms
     return msg, end
@@ -4362,22 +5832,31 @@ def _fast_snapshot_begin(buf: Buffer, offset: int, length: int | None) -> Messag
             header,
             f_next_instrument_id,
             f_next_rfq_id,
+            f_next_quote_id,
+            f_next_trade_id,
             f_instrument_count,
             f_rfq_count,
+            f_ended_count,
             f_dedupe_count,
             f_timestamp_ms,
         ) = _SNAPSHOT_BEGIN.unpack_from(buf, offset)
     except _rt.FOREIGN_ERRORS:
         return decode_from(buf, offset, length)[0]
-    if header != 284485751406636 or offset < 0 or (length is not None and length != 52):
+    if header != 284485751406660 or offset < 0 or (length is not None and length != 76):
         return decode_from(buf, offset, length)[0]
     if f_next_instrument_id < 1:
         return decode_from(buf, offset, length)[0]
     if f_next_rfq_id < 1:
         return decode_from(buf, offset, length)[0]
+    if f_next_quote_id < 1:
+        return decode_from(buf, offset, length)[0]
+    if f_next_trade_id < 1:
+        return decode_from(buf, offset, length)[0]
     if f_instrument_count < 0:
         return decode_from(buf, offset, length)[0]
     if f_rfq_count < 0:
+        return decode_from(buf, offset, length)[0]
+    if f_ended_count < 0:
         return decode_from(buf, offset, length)[0]
     if f_dedupe_count < 0:
         return decode_from(buf, offset, length)[0]
@@ -4386,8 +5865,11 @@ def _fast_snapshot_begin(buf: Buffer, offset: int, length: int | None) -> Messag
     msg: SnapshotBegin = _new(SnapshotBegin)
     msg.next_instrument_id = f_next_instrument_id
     msg.next_rfq_id = f_next_rfq_id
+    msg.next_quote_id = f_next_quote_id
+    msg.next_trade_id = f_next_trade_id
     msg.instrument_count = f_instrument_count
     msg.rfq_count = f_rfq_count
+    msg.ended_count = f_ended_count
     msg.dedupe_count = f_dedupe_count
     msg.timestamp_ms = f_timestamp_ms
     return msg
@@ -4567,8 +6049,267 @@ def _fast_instrument_record(buf: Buffer, offset: int, length: int | None) -> Mes
     return msg
 
 
-_RFQ_RECORD = struct.Struct("<QqqiiiiBBqqqq20s")
-_RFQ_RECORD_BLOCK = struct.Struct("<qqiiiiBBqqqq20s")
+_RFQ_RECORD_DEALERS_DIMENSION = struct.Struct("<HH")
+_RFQ_RECORD_DEALERS_BLOCK = struct.Struct("<iBqqqqq")
+_RFQ_RECORD_DEALERS_LAYOUT = _rt.BlockLayout(
+    "RfqRecord.dealers",
+    (
+        _rt.FieldLayout(0, 0, struct.Struct("<i"), (-2147483648,)),
+        _rt.FieldLayout(0, 4, struct.Struct("<B"), (255,)),
+        _rt.FieldLayout(0, 5, struct.Struct("<q"), (-9223372036854775808,)),
+        _rt.FieldLayout(0, 13, struct.Struct("<q"), (-9223372036854775808,)),
+        _rt.FieldLayout(0, 21, struct.Struct("<q"), (-9223372036854775808,)),
+        _rt.FieldLayout(0, 29, struct.Struct("<q"), (-9223372036854775808,)),
+        _rt.FieldLayout(0, 37, struct.Struct("<q"), (-9223372036854775808,)),
+    ),
+    (45,),
+)
+
+
+class RfqRecordDealers:
+    """One entry of group RfqRecord.dealers (block length 45)."""
+
+    __slots__ = (
+        "dealer_user_id",
+        "state",
+        "quote_id",
+        "price",
+        "valid_until_ms",
+        "counter_id",
+        "counter_price",
+    )
+
+    _SPEC: ClassVar[tuple[_rt.Spec, ...]] = (
+        _rt.Spec("dealer_user_id", "int", False, 1, 2147483647, None),
+        _rt.Spec("state", "enum", False, 0, 0, DealerState),
+        _rt.Spec("quote_id", "int", True, 1, 9223372036854775807, None),
+        _rt.Spec("price", "int", True, -9223372036854775807, 9223372036854775807, None),
+        _rt.Spec("valid_until_ms", "int", True, -9223372036854775807, 9223372036854775807, None),
+        _rt.Spec("counter_id", "int", True, 1, 9223372036854775807, None),
+        _rt.Spec("counter_price", "int", True, -9223372036854775807, 9223372036854775807, None),
+    )
+    _LAYOUT: ClassVar[_rt.BlockLayout] = _RFQ_RECORD_DEALERS_LAYOUT
+
+    dealer_user_id: int
+    state: DealerState
+    quote_id: int | None
+    price: int | None
+    valid_until_ms: int | None
+    counter_id: int | None
+    counter_price: int | None
+
+    def __init__(
+        self,
+        *,
+        dealer_user_id: int,
+        state: DealerState,
+        quote_id: int | None = None,
+        price: int | None = None,
+        valid_until_ms: int | None = None,
+        counter_id: int | None = None,
+        counter_price: int | None = None,
+    ) -> None:
+        self.dealer_user_id = dealer_user_id
+        self.state = state
+        self.quote_id = quote_id
+        self.price = price
+        self.valid_until_ms = valid_until_ms
+        self.counter_id = counter_id
+        self.counter_price = counter_price
+
+    __hash__ = None  # type: ignore[assignment]  # mutable: equal by value, not hashable
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RfqRecordDealers):
+            return NotImplemented
+        return (
+            self.dealer_user_id == other.dealer_user_id
+            and self.state == other.state
+            and self.quote_id == other.quote_id
+            and self.price == other.price
+            and self.valid_until_ms == other.valid_until_ms
+            and self.counter_id == other.counter_id
+            and self.counter_price == other.counter_price
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"RfqRecordDealers("
+            f"dealer_user_id={self.dealer_user_id!r}, "
+            f"state={self.state!r}, "
+            f"quote_id={self.quote_id!r}, "
+            f"price={self.price!r}, "
+            f"valid_until_ms={self.valid_until_ms!r}, "
+            f"counter_id={self.counter_id!r}, "
+            f"counter_price={self.counter_price!r})"
+        )
+
+
+def _length_rfq_record_dealers(entries: Sequence[RfqRecordDealers]) -> int:
+    return 4 + 45 * len(entries)
+
+
+def _encode_rfq_record_dealers(entries: Sequence[RfqRecordDealers], buf: WritableBuffer, pos: int) -> int:
+    count = len(entries)
+    if count > 65534:
+        raise _rt.group_count("RfqRecord.dealers", count, 0, 65534)
+    block_length = 45
+    _RFQ_RECORD_DEALERS_DIMENSION.pack_into(buf, pos, block_length, count)
+    pos += 4
+    for entry in entries:
+        f_dealer_user_id = entry.dealer_user_id
+        if f_dealer_user_id < 1:
+            raise _rt.bad_int(
+                "RfqRecord.dealers.dealer_user_id", f_dealer_user_id, 1, 2147483647, -2147483648
+            )
+        try:
+            f_state = _DEALER_STATE_RAW[entry.state]
+        except KeyError:
+            raise _rt.bad_enum("RfqRecord.dealers.state", entry.state, DealerState) from None
+        f_quote_id = entry.quote_id
+        if f_quote_id is None:
+            f_quote_id = -9223372036854775808
+        elif f_quote_id < 1:
+            raise _rt.bad_int("RfqRecord.dealers.quote_id", f_quote_id, 1, 9223372036854775807, None)
+        f_price = entry.price
+        if f_price is None:
+            f_price = -9223372036854775808
+        elif f_price < 0 and f_price < -9223372036854775807:
+            raise _rt.bad_int(
+                "RfqRecord.dealers.price", f_price, -9223372036854775807, 9223372036854775807, None
+            )
+        f_valid_until_ms = entry.valid_until_ms
+        if f_valid_until_ms is None:
+            f_valid_until_ms = -9223372036854775808
+        elif f_valid_until_ms < 0 and f_valid_until_ms < -9223372036854775807:
+            raise _rt.bad_int(
+                "RfqRecord.dealers.valid_until_ms",
+                f_valid_until_ms,
+                -9223372036854775807,
+                9223372036854775807,
+                None,
+            )
+        f_counter_id = entry.counter_id
+        if f_counter_id is None:
+            f_counter_id = -9223372036854775808
+        elif f_counter_id < 1:
+            raise _rt.bad_int("RfqRecord.dealers.counter_id", f_counter_id, 1, 9223372036854775807, None)
+        f_counter_price = entry.counter_price
+        if f_counter_price is None:
+            f_counter_price = -9223372036854775808
+        elif f_counter_price < 0 and f_counter_price < -9223372036854775807:
+            raise _rt.bad_int(
+                "RfqRecord.dealers.counter_price",
+                f_counter_price,
+                -9223372036854775807,
+                9223372036854775807,
+                None,
+            )
+        _RFQ_RECORD_DEALERS_BLOCK.pack_into(
+            buf,
+            pos,
+            f_dealer_user_id,
+            f_state,
+            f_quote_id,
+            f_price,
+            f_valid_until_ms,
+            f_counter_id,
+            f_counter_price,
+        )
+        pos += 45
+    return pos
+
+
+def _decode_rfq_record_dealers(
+    buf: Buffer, pos: int, limit: int, version: int
+) -> tuple[list[RfqRecordDealers], int]:
+    if pos + 4 > limit:
+        raise _rt.short_frame("RfqRecord.dealers", pos + 4, limit, "the group header")
+    block_length, count = _RFQ_RECORD_DEALERS_DIMENSION.unpack_from(buf, pos)
+    pos += 4
+    if count > 65534:
+        raise _rt.group_count("RfqRecord.dealers", count, 0, 65534)
+    entries: list[RfqRecordDealers] = []
+    for _ in range(count):
+        end = pos + block_length
+        if end > limit:
+            raise _rt.short_frame("RfqRecord.dealers", end, limit, "a group entry")
+        if block_length >= 45:
+            (
+                f_dealer_user_id,
+                f_state,
+                f_quote_id,
+                f_price,
+                f_valid_until_ms,
+                f_counter_id,
+                f_counter_price,
+            ) = _RFQ_RECORD_DEALERS_BLOCK.unpack_from(buf, pos)
+        else:
+            (
+                f_dealer_user_id,
+                f_state,
+                f_quote_id,
+                f_price,
+                f_valid_until_ms,
+                f_counter_id,
+                f_counter_price,
+            ) = _rt.read_block(buf, pos, block_length, version, _RFQ_RECORD_DEALERS_LAYOUT)
+        if f_dealer_user_id < 1:
+            raise _rt.bad_int(
+                "RfqRecord.dealers.dealer_user_id", f_dealer_user_id, 1, 2147483647, -2147483648
+            )
+        v_state = _DEALER_STATE_BY_VALUE[f_state]
+        if v_state is None:
+            raise _rt.bad_enum("RfqRecord.dealers.state", f_state, DealerState)
+        if f_quote_id == -9223372036854775808:
+            f_quote_id = None
+        elif f_quote_id < 1:
+            raise _rt.bad_int("RfqRecord.dealers.quote_id", f_quote_id, 1, 9223372036854775807, None)
+        if f_price == -9223372036854775808:
+            f_price = None
+        elif f_price < 0 and f_price < -9223372036854775807:
+            raise _rt.bad_int(
+                "RfqRecord.dealers.price", f_price, -9223372036854775807, 9223372036854775807, None
+            )
+        if f_valid_until_ms == -9223372036854775808:
+            f_valid_until_ms = None
+        elif f_valid_until_ms < 0 and f_valid_until_ms < -9223372036854775807:
+            raise _rt.bad_int(
+                "RfqRecord.dealers.valid_until_ms",
+                f_valid_until_ms,
+                -9223372036854775807,
+                9223372036854775807,
+                None,
+            )
+        if f_counter_id == -9223372036854775808:
+            f_counter_id = None
+        elif f_counter_id < 1:
+            raise _rt.bad_int("RfqRecord.dealers.counter_id", f_counter_id, 1, 9223372036854775807, None)
+        if f_counter_price == -9223372036854775808:
+            f_counter_price = None
+        elif f_counter_price < 0 and f_counter_price < -9223372036854775807:
+            raise _rt.bad_int(
+                "RfqRecord.dealers.counter_price",
+                f_counter_price,
+                -9223372036854775807,
+                9223372036854775807,
+                None,
+            )
+        entry = _new(RfqRecordDealers)
+        entry.dealer_user_id = f_dealer_user_id
+        entry.state = v_state
+        entry.quote_id = f_quote_id
+        entry.price = f_price
+        entry.valid_until_ms = f_valid_until_ms
+        entry.counter_id = f_counter_id
+        entry.counter_price = f_counter_price
+        pos = end
+        entries.append(entry)
+    return entries, pos
+
+
+_RFQ_RECORD = struct.Struct("<QqqiiBqqq20s")
+_RFQ_RECORD_BLOCK = struct.Struct("<qqiiBqqq20s")
 _RFQ_RECORD_LAYOUT = _rt.BlockLayout(
     "RfqRecord",
     (
@@ -4576,75 +6317,62 @@ _RFQ_RECORD_LAYOUT = _rt.BlockLayout(
         _rt.FieldLayout(0, 8, struct.Struct("<q"), (-9223372036854775808,)),
         _rt.FieldLayout(0, 16, struct.Struct("<i"), (-2147483648,)),
         _rt.FieldLayout(0, 20, struct.Struct("<i"), (-2147483648,)),
-        _rt.FieldLayout(0, 24, struct.Struct("<i"), (-2147483648,)),
-        _rt.FieldLayout(0, 28, struct.Struct("<i"), (-2147483648,)),
-        _rt.FieldLayout(0, 32, struct.Struct("<B"), (255,)),
-        _rt.FieldLayout(0, 33, struct.Struct("<B"), (255,)),
-        _rt.FieldLayout(0, 34, struct.Struct("<q"), (-9223372036854775808,)),
-        _rt.FieldLayout(0, 42, struct.Struct("<q"), (-9223372036854775808,)),
-        _rt.FieldLayout(0, 50, struct.Struct("<q"), (-9223372036854775808,)),
-        _rt.FieldLayout(0, 58, struct.Struct("<q"), (-9223372036854775808,)),
-        _rt.FieldLayout(0, 66, struct.Struct("<20s"), (b"\x00" * 20,)),
+        _rt.FieldLayout(0, 24, struct.Struct("<B"), (255,)),
+        _rt.FieldLayout(0, 25, struct.Struct("<q"), (-9223372036854775808,)),
+        _rt.FieldLayout(0, 33, struct.Struct("<q"), (-9223372036854775808,)),
+        _rt.FieldLayout(0, 41, struct.Struct("<q"), (-9223372036854775808,)),
+        _rt.FieldLayout(0, 49, struct.Struct("<20s"), (b"\x00" * 20,)),
     ),
-    (86,),
+    (69,),
 )
 
 
 class RfqRecord:
-    """An RFQ still active (terminal RFQs are not kept). Template 42; block length 86, 94 bytes with the
-    header.
+    """An RFQ still active, with every invited dealer's standing (terminal RFQs are not kept). Template 42;
+    block length 69; then groups and var data.
     """
 
     __slots__ = (
         "rfq_id",
         "correlation_id",
         "requester_user_id",
-        "responder_user_id",
-        "last_price_user_id",
         "instrument_id",
         "side",
-        "state",
         "quantity",
-        "price",
         "expire_time_ms",
         "created_time_ms",
         "cl_ord_id",
+        "dealers",
     )
 
     TEMPLATE_ID: ClassVar[int] = 42
-    BLOCK_LENGTH: ClassVar[int] = 86
+    BLOCK_LENGTH: ClassVar[int] = 69
     SCHEMA_ID: ClassVar[int] = 701
     SCHEMA_VERSION: ClassVar[int] = 1
     _SPEC: ClassVar[tuple[_rt.Spec, ...]] = (
         _rt.Spec("rfq_id", "int", False, 1, 9223372036854775807, None),
         _rt.Spec("correlation_id", "int", False, -9223372036854775807, 9223372036854775807, None),
         _rt.Spec("requester_user_id", "int", False, 1, 2147483647, None),
-        _rt.Spec("responder_user_id", "int", True, 1, 2147483647, None),
-        _rt.Spec("last_price_user_id", "int", True, 1, 2147483647, None),
         _rt.Spec("instrument_id", "int", False, 1, 2147483647, None),
         _rt.Spec("side", "enum", False, 0, 0, Side),
-        _rt.Spec("state", "enum", False, 0, 0, RfqState),
         _rt.Spec("quantity", "int", False, -9223372036854775807, 9223372036854775807, None),
-        _rt.Spec("price", "int", True, -9223372036854775807, 9223372036854775807, None),
         _rt.Spec("expire_time_ms", "int", False, -9223372036854775807, 9223372036854775807, None),
         _rt.Spec("created_time_ms", "int", False, -9223372036854775807, 9223372036854775807, None),
         _rt.Spec("cl_ord_id", "str", False, 0, 0, (20, "ascii")),
+        _rt.Spec("dealers", "group", False, 0, 65534, RfqRecordDealers),
     )
     _LAYOUT: ClassVar[_rt.BlockLayout] = _RFQ_RECORD_LAYOUT
 
     rfq_id: int
     correlation_id: int
     requester_user_id: int
-    responder_user_id: int | None
-    last_price_user_id: int | None
     instrument_id: int
     side: Side
-    state: RfqState
     quantity: int
-    price: int | None
     expire_time_ms: int
     created_time_ms: int
     cl_ord_id: str
+    dealers: list[RfqRecordDealers]
 
     def __init__(
         self,
@@ -4652,30 +6380,24 @@ class RfqRecord:
         rfq_id: int,
         correlation_id: int,
         requester_user_id: int,
-        responder_user_id: int | None = None,
-        last_price_user_id: int | None = None,
         instrument_id: int,
         side: Side,
-        state: RfqState,
         quantity: int,
-        price: int | None = None,
         expire_time_ms: int,
         created_time_ms: int,
         cl_ord_id: str,
+        dealers: Sequence[RfqRecordDealers] = (),
     ) -> None:
         self.rfq_id = rfq_id
         self.correlation_id = correlation_id
         self.requester_user_id = requester_user_id
-        self.responder_user_id = responder_user_id
-        self.last_price_user_id = last_price_user_id
         self.instrument_id = instrument_id
         self.side = side
-        self.state = state
         self.quantity = quantity
-        self.price = price
         self.expire_time_ms = expire_time_ms
         self.created_time_ms = created_time_ms
         self.cl_ord_id = cl_ord_id
+        self.dealers = list(dealers)
 
     __hash__ = None  # type: ignore[assignment]  # mutable: equal by value, not hashable
 
@@ -4686,16 +6408,13 @@ class RfqRecord:
             self.rfq_id == other.rfq_id
             and self.correlation_id == other.correlation_id
             and self.requester_user_id == other.requester_user_id
-            and self.responder_user_id == other.responder_user_id
-            and self.last_price_user_id == other.last_price_user_id
             and self.instrument_id == other.instrument_id
             and self.side == other.side
-            and self.state == other.state
             and self.quantity == other.quantity
-            and self.price == other.price
             and self.expire_time_ms == other.expire_time_ms
             and self.created_time_ms == other.created_time_ms
             and self.cl_ord_id == other.cl_ord_id
+            and self.dealers == other.dealers
         )
 
     def __repr__(self) -> str:
@@ -4704,27 +6423,25 @@ class RfqRecord:
             f"rfq_id={self.rfq_id!r}, "
             f"correlation_id={self.correlation_id!r}, "
             f"requester_user_id={self.requester_user_id!r}, "
-            f"responder_user_id={self.responder_user_id!r}, "
-            f"last_price_user_id={self.last_price_user_id!r}, "
             f"instrument_id={self.instrument_id!r}, "
             f"side={self.side!r}, "
-            f"state={self.state!r}, "
             f"quantity={self.quantity!r}, "
-            f"price={self.price!r}, "
             f"expire_time_ms={self.expire_time_ms!r}, "
             f"created_time_ms={self.created_time_ms!r}, "
-            f"cl_ord_id={self.cl_ord_id!r})"
+            f"cl_ord_id={self.cl_ord_id!r}, "
+            f"dealers={self.dealers!r})"
         )
 
     def encoded_length(self) -> int:
         """Bytes ``encode`` writes: header, block, groups and var data."""
-        return 94
+        return 77 + _length_rfq_record_dealers(self.dealers)
 
     def encode(self, buf: WritableBuffer, offset: int = 0) -> int:
         """Write header and message at ``offset`` of ``buf``; return the bytes written."""
         try:
-            if offset < 0:
-                raise _rt.bad_offset("RfqRecord", offset)
+            size = self.encoded_length()
+            if offset < 0 or offset + size > len(buf):
+                raise _rt.no_room("RfqRecord", offset, size, len(buf))
             f_rfq_id = self.rfq_id
             if f_rfq_id < 1:
                 raise _rt.bad_int("RfqRecord.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808)
@@ -4742,16 +6459,6 @@ class RfqRecord:
                 raise _rt.bad_int(
                     "RfqRecord.requester_user_id", f_requester_user_id, 1, 2147483647, -2147483648
                 )
-            f_responder_user_id = self.responder_user_id
-            if f_responder_user_id is None:
-                f_responder_user_id = -2147483648
-            elif f_responder_user_id < 1:
-                raise _rt.bad_int("RfqRecord.responder_user_id", f_responder_user_id, 1, 2147483647, None)
-            f_last_price_user_id = self.last_price_user_id
-            if f_last_price_user_id is None:
-                f_last_price_user_id = -2147483648
-            elif f_last_price_user_id < 1:
-                raise _rt.bad_int("RfqRecord.last_price_user_id", f_last_price_user_id, 1, 2147483647, None)
             f_instrument_id = self.instrument_id
             if f_instrument_id < 1:
                 raise _rt.bad_int("RfqRecord.instrument_id", f_instrument_id, 1, 2147483647, -2147483648)
@@ -4759,10 +6466,6 @@ class RfqRecord:
                 f_side = _SIDE_RAW[self.side]
             except KeyError:
                 raise _rt.bad_enum("RfqRecord.side", self.side, Side) from None
-            try:
-                f_state = _RFQ_STATE_RAW[self.state]
-            except KeyError:
-                raise _rt.bad_enum("RfqRecord.state", self.state, RfqState) from None
             f_quantity = self.quantity
             if f_quantity < 0 and f_quantity < -9223372036854775807:
                 raise _rt.bad_int(
@@ -4772,11 +6475,6 @@ class RfqRecord:
                     9223372036854775807,
                     -9223372036854775808,
                 )
-            f_price = self.price
-            if f_price is None:
-                f_price = -9223372036854775808
-            elif f_price < 0 and f_price < -9223372036854775807:
-                raise _rt.bad_int("RfqRecord.price", f_price, -9223372036854775807, 9223372036854775807, None)
             f_expire_time_ms = self.expire_time_ms
             if f_expire_time_ms < 0 and f_expire_time_ms < -9223372036854775807:
                 raise _rt.bad_int(
@@ -4804,48 +6502,42 @@ class RfqRecord:
             _RFQ_RECORD.pack_into(
                 buf,
                 offset,
-                284485751537750,
+                284485751537733,
                 f_rfq_id,
                 f_correlation_id,
                 f_requester_user_id,
-                f_responder_user_id,
-                f_last_price_user_id,
                 f_instrument_id,
                 f_side,
-                f_state,
                 f_quantity,
-                f_price,
                 f_expire_time_ms,
                 f_created_time_ms,
                 f_cl_ord_id,
             )
+            pos = offset + 77
+            pos = _encode_rfq_record_dealers(self.dealers, buf, pos)
         except CodecError as exc:
             exc.template_id = 42
             raise
         except _rt.FOREIGN_ERRORS as exc:
             raise _rt.explain_encode(self, buf, offset, exc) from None
-        return 94
+        return pos - offset
 
 
 def _decode_rfq_record(
-    buf: Buffer, offset: int, limit: int, block_length: int = 86, version: int = 1
+    buf: Buffer, offset: int, limit: int, block_length: int = 69, version: int = 1
 ) -> tuple[RfqRecord, int]:
     pos = offset + 8
     end = pos + block_length
     if end > limit:
         raise _rt.short_frame("RfqRecord", end, limit, "the block")
-    if block_length >= 86:
+    if block_length >= 69:
         (
             f_rfq_id,
             f_correlation_id,
             f_requester_user_id,
-            f_responder_user_id,
-            f_last_price_user_id,
             f_instrument_id,
             f_side,
-            f_state,
             f_quantity,
-            f_price,
             f_expire_time_ms,
             f_created_time_ms,
             f_cl_ord_id,
@@ -4855,13 +6547,9 @@ def _decode_rfq_record(
             f_rfq_id,
             f_correlation_id,
             f_requester_user_id,
-            f_responder_user_id,
-            f_last_price_user_id,
             f_instrument_id,
             f_side,
-            f_state,
             f_quantity,
-            f_price,
             f_expire_time_ms,
             f_created_time_ms,
             f_cl_ord_id,
@@ -4878,30 +6566,15 @@ def _decode_rfq_record(
         )
     if f_requester_user_id < 1:
         raise _rt.bad_int("RfqRecord.requester_user_id", f_requester_user_id, 1, 2147483647, -2147483648)
-    if f_responder_user_id == -2147483648:
-        f_responder_user_id = None
-    elif f_responder_user_id < 1:
-        raise _rt.bad_int("RfqRecord.responder_user_id", f_responder_user_id, 1, 2147483647, None)
-    if f_last_price_user_id == -2147483648:
-        f_last_price_user_id = None
-    elif f_last_price_user_id < 1:
-        raise _rt.bad_int("RfqRecord.last_price_user_id", f_last_price_user_id, 1, 2147483647, None)
     if f_instrument_id < 1:
         raise _rt.bad_int("RfqRecord.instrument_id", f_instrument_id, 1, 2147483647, -2147483648)
     v_side = _SIDE_BY_VALUE[f_side]
     if v_side is None:
         raise _rt.bad_enum("RfqRecord.side", f_side, Side)
-    v_state = _RFQ_STATE_BY_VALUE[f_state]
-    if v_state is None:
-        raise _rt.bad_enum("RfqRecord.state", f_state, RfqState)
     if f_quantity < 0 and f_quantity < -9223372036854775807:
         raise _rt.bad_int(
             "RfqRecord.quantity", f_quantity, -9223372036854775807, 9223372036854775807, -9223372036854775808
         )
-    if f_price == -9223372036854775808:
-        f_price = None
-    elif f_price < 0 and f_price < -9223372036854775807:
-        raise _rt.bad_int("RfqRecord.price", f_price, -9223372036854775807, 9223372036854775807, None)
     if f_expire_time_ms < 0 and f_expire_time_ms < -9223372036854775807:
         raise _rt.bad_int(
             "RfqRecord.expire_time_ms",
@@ -4926,92 +6599,128 @@ def _decode_rfq_record(
     msg.rfq_id = f_rfq_id
     msg.correlation_id = f_correlation_id
     msg.requester_user_id = f_requester_user_id
-    msg.responder_user_id = f_responder_user_id
-    msg.last_price_user_id = f_last_price_user_id
     msg.instrument_id = f_instrument_id
     msg.side = v_side
-    msg.state = v_state
     msg.quantity = f_quantity
-    msg.price = f_price
     msg.expire_time_ms = f_expire_time_ms
     msg.created_time_ms = f_created_time_ms
     msg.cl_ord_id = v_cl_ord_id
+    pos = end
+    msg.dealers, pos = _decode_rfq_record_dealers(buf, pos, limit, version)
+    return msg, pos
+
+
+_ENDED_RFQ_RECORD = struct.Struct("<QqB")
+_ENDED_RFQ_RECORD_BLOCK = struct.Struct("<qB")
+_ENDED_RFQ_RECORD_LAYOUT = _rt.BlockLayout(
+    "EndedRfqRecord",
+    (
+        _rt.FieldLayout(0, 0, struct.Struct("<q"), (-9223372036854775808,)),
+        _rt.FieldLayout(0, 8, struct.Struct("<B"), (255,)),
+    ),
+    (9,),
+)
+
+
+class EndedRfqRecord:
+    """An RFQ that ended recently and how (so that late commands hear why). Template 43; block length 9, 17
+    bytes with the header.
+    """
+
+    __slots__ = ("rfq_id", "reason")
+
+    TEMPLATE_ID: ClassVar[int] = 43
+    BLOCK_LENGTH: ClassVar[int] = 9
+    SCHEMA_ID: ClassVar[int] = 701
+    SCHEMA_VERSION: ClassVar[int] = 1
+    _SPEC: ClassVar[tuple[_rt.Spec, ...]] = (
+        _rt.Spec("rfq_id", "int", False, 1, 9223372036854775807, None),
+        _rt.Spec("reason", "enum", False, 0, 0, EndReason),
+    )
+    _LAYOUT: ClassVar[_rt.BlockLayout] = _ENDED_RFQ_RECORD_LAYOUT
+
+    rfq_id: int
+    reason: EndReason
+
+    def __init__(self, *, rfq_id: int, reason: EndReason) -> None:
+        self.rfq_id = rfq_id
+        self.reason = reason
+
+    __hash__ = None  # type: ignore[assignment]  # mutable: equal by value, not hashable
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, EndedRfqRecord):
+            return NotImplemented
+        return self.rfq_id == other.rfq_id and self.reason == other.reason
+
+    def __repr__(self) -> str:
+        return f"EndedRfqRecord(rfq_id={self.rfq_id!r}, reason={self.reason!r})"
+
+    def encoded_length(self) -> int:
+        """Bytes ``encode`` writes: header, block, groups and var data."""
+        return 17
+
+    def encode(self, buf: WritableBuffer, offset: int = 0) -> int:
+        """Write header and message at ``offset`` of ``buf``; return the bytes written."""
+        try:
+            if offset < 0:
+                raise _rt.bad_offset("EndedRfqRecord", offset)
+            f_rfq_id = self.rfq_id
+            if f_rfq_id < 1:
+                raise _rt.bad_int(
+                    "EndedRfqRecord.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808
+                )
+            try:
+                f_reason = _END_REASON_RAW[self.reason]
+            except KeyError:
+                raise _rt.bad_enum("EndedRfqRecord.reason", self.reason, EndReason) from None
+            _ENDED_RFQ_RECORD.pack_into(buf, offset, 284485751603209, f_rfq_id, f_reason)
+        except CodecError as exc:
+            exc.template_id = 43
+            raise
+        except _rt.FOREIGN_ERRORS as exc:
+            raise _rt.explain_encode(self, buf, offset, exc) from None
+        return 17
+
+
+def _decode_ended_rfq_record(
+    buf: Buffer, offset: int, limit: int, block_length: int = 9, version: int = 1
+) -> tuple[EndedRfqRecord, int]:
+    pos = offset + 8
+    end = pos + block_length
+    if end > limit:
+        raise _rt.short_frame("EndedRfqRecord", end, limit, "the block")
+    if block_length >= 9:
+        f_rfq_id, f_reason = _ENDED_RFQ_RECORD_BLOCK.unpack_from(buf, pos)
+    else:
+        f_rfq_id, f_reason = _rt.read_block(buf, pos, block_length, version, _ENDED_RFQ_RECORD_LAYOUT)
+    if f_rfq_id < 1:
+        raise _rt.bad_int("EndedRfqRecord.rfq_id", f_rfq_id, 1, 9223372036854775807, -9223372036854775808)
+    v_reason = _END_REASON_BY_VALUE[f_reason]
+    if v_reason is None:
+        raise _rt.bad_enum("EndedRfqRecord.reason", f_reason, EndReason)
+    msg = _new(EndedRfqRecord)
+    msg.rfq_id = f_rfq_id
+    msg.reason = v_reason
     return msg, end
 
 
-def _fast_rfq_record(buf: Buffer, offset: int, length: int | None) -> Message:
-    """``decode`` of RfqRecord at our version and block length; any other frame: ``decode_from``."""
+def _fast_ended_rfq_record(buf: Buffer, offset: int, length: int | None) -> Message:
+    """``decode`` of EndedRfqRecord at our version and block length; any other frame: ``decode_from``."""
     try:
-        (
-            header,
-            f_rfq_id,
-            f_correlation_id,
-            f_requester_user_id,
-            f_responder_user_id,
-            f_last_price_user_id,
-            f_instrument_id,
-            f_side,
-            f_state,
-            f_quantity,
-            f_price,
-            f_expire_time_ms,
-            f_created_time_ms,
-            f_cl_ord_id,
-        ) = _RFQ_RECORD.unpack_from(buf, offset)
+        header, f_rfq_id, f_reason = _ENDED_RFQ_RECORD.unpack_from(buf, offset)
     except _rt.FOREIGN_ERRORS:
         return decode_from(buf, offset, length)[0]
-    if header != 284485751537750 or offset < 0 or (length is not None and length != 94):
+    if header != 284485751603209 or offset < 0 or (length is not None and length != 17):
         return decode_from(buf, offset, length)[0]
     if f_rfq_id < 1:
         return decode_from(buf, offset, length)[0]
-    if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
+    v_reason = _END_REASON_BY_VALUE[f_reason]
+    if v_reason is None:
         return decode_from(buf, offset, length)[0]
-    if f_requester_user_id < 1:
-        return decode_from(buf, offset, length)[0]
-    if f_responder_user_id == -2147483648:
-        f_responder_user_id = None
-    elif f_responder_user_id < 1:
-        return decode_from(buf, offset, length)[0]
-    if f_last_price_user_id == -2147483648:
-        f_last_price_user_id = None
-    elif f_last_price_user_id < 1:
-        return decode_from(buf, offset, length)[0]
-    if f_instrument_id < 1:
-        return decode_from(buf, offset, length)[0]
-    v_side = _SIDE_BY_VALUE[f_side]
-    if v_side is None:
-        return decode_from(buf, offset, length)[0]
-    v_state = _RFQ_STATE_BY_VALUE[f_state]
-    if v_state is None:
-        return decode_from(buf, offset, length)[0]
-    if f_quantity < 0 and f_quantity < -9223372036854775807:
-        return decode_from(buf, offset, length)[0]
-    if f_price == -9223372036854775808:
-        f_price = None
-    elif f_price < 0 and f_price < -9223372036854775807:
-        return decode_from(buf, offset, length)[0]
-    if f_expire_time_ms < 0 and f_expire_time_ms < -9223372036854775807:
-        return decode_from(buf, offset, length)[0]
-    if f_created_time_ms < 0 and f_created_time_ms < -9223372036854775807:
-        return decode_from(buf, offset, length)[0]
-    try:
-        v_cl_ord_id = f_cl_ord_id.partition(b"\x00")[0].decode("ascii")
-    except UnicodeDecodeError:
-        return decode_from(buf, offset, length)[0]
-    msg: RfqRecord = _new(RfqRecord)
+    msg: EndedRfqRecord = _new(EndedRfqRecord)
     msg.rfq_id = f_rfq_id
-    msg.correlation_id = f_correlation_id
-    msg.requester_user_id = f_requester_user_id
-    msg.responder_user_id = f_responder_user_id
-    msg.last_price_user_id = f_last_price_user_id
-    msg.instrument_id = f_instrument_id
-    msg.side = v_side
-    msg.state = v_state
-    msg.quantity = f_quantity
-    msg.price = f_price
-    msg.expire_time_ms = f_expire_time_ms
-    msg.created_time_ms = f_created_time_ms
-    msg.cl_ord_id = v_cl_ord_id
+    msg.reason = v_reason
     return msg
 
 
@@ -5120,45 +6829,54 @@ def _decode_dedupe_record_outcomes(
     return entries, pos
 
 
-_DEDUPE_RECORD = struct.Struct("<Qqq")
-_DEDUPE_RECORD_BLOCK = struct.Struct("<qq")
+_DEDUPE_RECORD = struct.Struct("<QqqQ")
+_DEDUPE_RECORD_BLOCK = struct.Struct("<qqQ")
 _DEDUPE_RECORD_LAYOUT = _rt.BlockLayout(
     "DedupeRecord",
     (
         _rt.FieldLayout(0, 0, struct.Struct("<q"), (-9223372036854775808,)),
         _rt.FieldLayout(0, 8, struct.Struct("<q"), (-9223372036854775808,)),
+        _rt.FieldLayout(0, 16, struct.Struct("<Q"), (18446744073709551615,)),
     ),
-    (16,),
+    (24,),
 )
 
 
 class DedupeRecord:
-    """One applied correlationId and the frames of its original outcome, oldest first. Template 43; block
-    length 16; then groups and var data.
+    """One applied correlationId, a digest of its command and the frames of its original outcome. Template
+    44; block length 24; then groups and var data.
     """
 
-    __slots__ = ("correlation_id", "applied_time_ms", "outcomes")
+    __slots__ = ("correlation_id", "applied_time_ms", "command_digest", "outcomes")
 
-    TEMPLATE_ID: ClassVar[int] = 43
-    BLOCK_LENGTH: ClassVar[int] = 16
+    TEMPLATE_ID: ClassVar[int] = 44
+    BLOCK_LENGTH: ClassVar[int] = 24
     SCHEMA_ID: ClassVar[int] = 701
     SCHEMA_VERSION: ClassVar[int] = 1
     _SPEC: ClassVar[tuple[_rt.Spec, ...]] = (
         _rt.Spec("correlation_id", "int", False, -9223372036854775807, 9223372036854775807, None),
         _rt.Spec("applied_time_ms", "int", False, -9223372036854775807, 9223372036854775807, None),
+        _rt.Spec("command_digest", "int", False, 0, 18446744073709551614, None),
         _rt.Spec("outcomes", "group", False, 0, 65534, DedupeRecordOutcomes),
     )
     _LAYOUT: ClassVar[_rt.BlockLayout] = _DEDUPE_RECORD_LAYOUT
 
     correlation_id: int
     applied_time_ms: int
+    command_digest: int
     outcomes: list[DedupeRecordOutcomes]
 
     def __init__(
-        self, *, correlation_id: int, applied_time_ms: int, outcomes: Sequence[DedupeRecordOutcomes] = ()
+        self,
+        *,
+        correlation_id: int,
+        applied_time_ms: int,
+        command_digest: int,
+        outcomes: Sequence[DedupeRecordOutcomes] = (),
     ) -> None:
         self.correlation_id = correlation_id
         self.applied_time_ms = applied_time_ms
+        self.command_digest = command_digest
         self.outcomes = list(outcomes)
 
     __hash__ = None  # type: ignore[assignment]  # mutable: equal by value, not hashable
@@ -5169,6 +6887,7 @@ class DedupeRecord:
         return (
             self.correlation_id == other.correlation_id
             and self.applied_time_ms == other.applied_time_ms
+            and self.command_digest == other.command_digest
             and self.outcomes == other.outcomes
         )
 
@@ -5177,12 +6896,13 @@ class DedupeRecord:
             f"DedupeRecord("
             f"correlation_id={self.correlation_id!r}, "
             f"applied_time_ms={self.applied_time_ms!r}, "
+            f"command_digest={self.command_digest!r}, "
             f"outcomes={self.outcomes!r})"
         )
 
     def encoded_length(self) -> int:
         """Bytes ``encode`` writes: header, block, groups and var data."""
-        return 24 + _length_dedupe_record_outcomes(self.outcomes)
+        return 32 + _length_dedupe_record_outcomes(self.outcomes)
 
     def encode(self, buf: WritableBuffer, offset: int = 0) -> int:
         """Write header and message at ``offset`` of ``buf``; return the bytes written."""
@@ -5208,11 +6928,22 @@ class DedupeRecord:
                     9223372036854775807,
                     -9223372036854775808,
                 )
-            _DEDUPE_RECORD.pack_into(buf, offset, 284485751603216, f_correlation_id, f_applied_time_ms)
-            pos = offset + 24
+            f_command_digest = self.command_digest
+            if f_command_digest > 18446744073709551614:
+                raise _rt.bad_int(
+                    "DedupeRecord.command_digest",
+                    f_command_digest,
+                    0,
+                    18446744073709551614,
+                    18446744073709551615,
+                )
+            _DEDUPE_RECORD.pack_into(
+                buf, offset, 284485751668760, f_correlation_id, f_applied_time_ms, f_command_digest
+            )
+            pos = offset + 32
             pos = _encode_dedupe_record_outcomes(self.outcomes, buf, pos)
         except CodecError as exc:
-            exc.template_id = 43
+            exc.template_id = 44
             raise
         except _rt.FOREIGN_ERRORS as exc:
             raise _rt.explain_encode(self, buf, offset, exc) from None
@@ -5220,16 +6951,16 @@ class DedupeRecord:
 
 
 def _decode_dedupe_record(
-    buf: Buffer, offset: int, limit: int, block_length: int = 16, version: int = 1
+    buf: Buffer, offset: int, limit: int, block_length: int = 24, version: int = 1
 ) -> tuple[DedupeRecord, int]:
     pos = offset + 8
     end = pos + block_length
     if end > limit:
         raise _rt.short_frame("DedupeRecord", end, limit, "the block")
-    if block_length >= 16:
-        f_correlation_id, f_applied_time_ms = _DEDUPE_RECORD_BLOCK.unpack_from(buf, pos)
+    if block_length >= 24:
+        f_correlation_id, f_applied_time_ms, f_command_digest = _DEDUPE_RECORD_BLOCK.unpack_from(buf, pos)
     else:
-        f_correlation_id, f_applied_time_ms = _rt.read_block(
+        f_correlation_id, f_applied_time_ms, f_command_digest = _rt.read_block(
             buf, pos, block_length, version, _DEDUPE_RECORD_LAYOUT
         )
     if f_correlation_id < 0 and f_correlation_id < -9223372036854775807:
@@ -5248,9 +6979,14 @@ def _decode_dedupe_record(
             9223372036854775807,
             -9223372036854775808,
         )
+    if f_command_digest > 18446744073709551614:
+        raise _rt.bad_int(
+            "DedupeRecord.command_digest", f_command_digest, 0, 18446744073709551614, 18446744073709551615
+        )
     msg = _new(DedupeRecord)
     msg.correlation_id = f_correlation_id
     msg.applied_time_ms = f_applied_time_ms
+    msg.command_digest = f_command_digest
     pos = end
     msg.outcomes, pos = _decode_dedupe_record_outcomes(buf, pos, limit, version)
     return msg, pos
@@ -5266,13 +7002,13 @@ _SNAPSHOT_END_LAYOUT = _rt.BlockLayout(
 
 
 class SnapshotEnd:
-    """Last record of a snapshot; its absence means a torn snapshot. Template 44; block length 8, 16 bytes
+    """Last record of a snapshot; its absence means a torn snapshot. Template 45; block length 8, 16 bytes
     with the header.
     """
 
     __slots__ = ("record_count",)
 
-    TEMPLATE_ID: ClassVar[int] = 44
+    TEMPLATE_ID: ClassVar[int] = 45
     BLOCK_LENGTH: ClassVar[int] = 8
     SCHEMA_ID: ClassVar[int] = 701
     SCHEMA_VERSION: ClassVar[int] = 1
@@ -5310,9 +7046,9 @@ class SnapshotEnd:
                 raise _rt.bad_int(
                     "SnapshotEnd.record_count", f_record_count, 0, 9223372036854775807, -9223372036854775808
                 )
-            _SNAPSHOT_END.pack_into(buf, offset, 284485751668744, f_record_count)
+            _SNAPSHOT_END.pack_into(buf, offset, 284485751734280, f_record_count)
         except CodecError as exc:
-            exc.template_id = 44
+            exc.template_id = 45
             raise
         except _rt.FOREIGN_ERRORS as exc:
             raise _rt.explain_encode(self, buf, offset, exc) from None
@@ -5345,7 +7081,7 @@ def _fast_snapshot_end(buf: Buffer, offset: int, length: int | None) -> Message:
         header, f_record_count = _SNAPSHOT_END.unpack_from(buf, offset)
     except _rt.FOREIGN_ERRORS:
         return decode_from(buf, offset, length)[0]
-    if header != 284485751668744 or offset < 0 or (length is not None and length != 16):
+    if header != 284485751734280 or offset < 0 or (length is not None and length != 16):
         return decode_from(buf, offset, length)[0]
     if f_record_count < 0:
         return decode_from(buf, offset, length)[0]
@@ -5358,24 +7094,30 @@ Message: TypeAlias = (
     AddInstrument
     | EnableInstrument
     | CreateRfq
-    | QuoteRfq
-    | CounterRfq
-    | AcceptRfq
-    | RejectRfq
+    | SubmitQuote
+    | WithdrawQuote
+    | PassRfq
+    | CounterQuote
+    | AcceptQuote
+    | AcceptCounter
     | CancelRfq
+    | QueryState
     | CommandRejected
     | InstrumentAdded
     | InstrumentEnabled
     | RfqCreated
-    | RfqQuoted
-    | RfqCountered
-    | RfqAccepted
-    | RfqRejected
-    | RfqCanceled
-    | RfqExpired
+    | RfqInvited
+    | QuoteSubmitted
+    | QuoteWithdrawn
+    | DealerPassed
+    | QuoteCountered
+    | RfqTraded
+    | RfqEnded
+    | StateQueried
     | SnapshotBegin
     | InstrumentRecord
     | RfqRecord
+    | EndedRfqRecord
     | DedupeRecord
     | SnapshotEnd
 )
@@ -5385,26 +7127,32 @@ MESSAGE_TYPES: dict[int, type[Message]] = {
     1: AddInstrument,
     2: EnableInstrument,
     3: CreateRfq,
-    4: QuoteRfq,
-    5: CounterRfq,
-    6: AcceptRfq,
-    7: RejectRfq,
-    8: CancelRfq,
+    4: SubmitQuote,
+    5: WithdrawQuote,
+    6: PassRfq,
+    7: CounterQuote,
+    8: AcceptQuote,
+    9: AcceptCounter,
+    10: CancelRfq,
+    11: QueryState,
     20: CommandRejected,
     21: InstrumentAdded,
     22: InstrumentEnabled,
     23: RfqCreated,
-    24: RfqQuoted,
-    25: RfqCountered,
-    26: RfqAccepted,
-    27: RfqRejected,
-    28: RfqCanceled,
-    29: RfqExpired,
+    24: RfqInvited,
+    25: QuoteSubmitted,
+    26: QuoteWithdrawn,
+    27: DealerPassed,
+    28: QuoteCountered,
+    29: RfqTraded,
+    30: RfqEnded,
+    31: StateQueried,
     40: SnapshotBegin,
     41: InstrumentRecord,
     42: RfqRecord,
-    43: DedupeRecord,
-    44: SnapshotEnd,
+    43: EndedRfqRecord,
+    44: DedupeRecord,
+    45: SnapshotEnd,
 }
 """The message class of each template id."""
 
@@ -5412,26 +7160,32 @@ _DECODERS: dict[int, Callable[..., tuple[Message, int]]] = {
     1: _decode_add_instrument,
     2: _decode_enable_instrument,
     3: _decode_create_rfq,
-    4: _decode_quote_rfq,
-    5: _decode_counter_rfq,
-    6: _decode_accept_rfq,
-    7: _decode_reject_rfq,
-    8: _decode_cancel_rfq,
+    4: _decode_submit_quote,
+    5: _decode_withdraw_quote,
+    6: _decode_pass_rfq,
+    7: _decode_counter_quote,
+    8: _decode_accept_quote,
+    9: _decode_accept_counter,
+    10: _decode_cancel_rfq,
+    11: _decode_query_state,
     20: _decode_command_rejected,
     21: _decode_instrument_added,
     22: _decode_instrument_enabled,
     23: _decode_rfq_created,
-    24: _decode_rfq_quoted,
-    25: _decode_rfq_countered,
-    26: _decode_rfq_accepted,
-    27: _decode_rfq_rejected,
-    28: _decode_rfq_canceled,
-    29: _decode_rfq_expired,
+    24: _decode_rfq_invited,
+    25: _decode_quote_submitted,
+    26: _decode_quote_withdrawn,
+    27: _decode_dealer_passed,
+    28: _decode_quote_countered,
+    29: _decode_rfq_traded,
+    30: _decode_rfq_ended,
+    31: _decode_state_queried,
     40: _decode_snapshot_begin,
     41: _decode_instrument_record,
     42: _decode_rfq_record,
-    43: _decode_dedupe_record,
-    44: _decode_snapshot_end,
+    43: _decode_ended_rfq_record,
+    44: _decode_dedupe_record,
+    45: _decode_snapshot_end,
 }
 
 
@@ -5440,52 +7194,61 @@ _CURRENT: dict[int, Callable[..., tuple[Message, int]]] = {
     284485748850718: _decode_add_instrument,
     284485748916241: _decode_enable_instrument,
     284485748981813: _decode_create_rfq,
-    284485749047324: _decode_quote_rfq,
-    284485749112860: _decode_counter_rfq,
-    284485749178388: _decode_accept_rfq,
-    284485749243924: _decode_reject_rfq,
-    284485749309460: _decode_cancel_rfq,
+    284485749047332: _decode_submit_quote,
+    284485749112852: _decode_withdraw_quote,
+    284485749178388: _decode_pass_rfq,
+    284485749243940: _decode_counter_quote,
+    284485749309468: _decode_accept_quote,
+    284485749375004: _decode_accept_counter,
+    284485749440532: _decode_cancel_rfq,
+    284485749506060: _decode_query_state,
     284485750095896: _decode_command_rejected,
     284485750161446: _decode_instrument_added,
     284485750226965: _decode_instrument_enabled,
     284485750292549: _decode_rfq_created,
-    284485750358056: _decode_rfq_quoted,
-    284485750423596: _decode_rfq_countered,
-    284485750489152: _decode_rfq_accepted,
-    284485750554660: _decode_rfq_rejected,
-    284485750620193: _decode_rfq_canceled,
-    284485750685720: _decode_rfq_expired,
-    284485751406636: _decode_snapshot_begin,
+    284485750358062: _decode_rfq_invited,
+    284485750423616: _decode_quote_submitted,
+    284485750489128: _decode_quote_withdrawn,
+    284485750554656: _decode_dealer_passed,
+    284485750620216: _decode_quote_countered,
+    284485750685785: _decode_rfq_traded,
+    284485750751261: _decode_rfq_ended,
+    284485750816808: _decode_state_queried,
+    284485751406660: _decode_snapshot_begin,
     284485751472150: _decode_instrument_record,
-    284485751537750: _decode_rfq_record,
-    284485751603216: _decode_dedupe_record,
-    284485751668744: _decode_snapshot_end,
+    284485751537733: _decode_rfq_record,
+    284485751603209: _decode_ended_rfq_record,
+    284485751668760: _decode_dedupe_record,
+    284485751734280: _decode_snapshot_end,
 }
 """Decoders by the whole header (as one integer) of a frame at our version and block length."""
 _TEMPLATE_OF = {decoder: template_id for template_id, decoder in _DECODERS.items()}
 _FAST_BY_BYTE: dict[int, Callable[[Buffer, int, int | None], Message]] = {
     1: _fast_add_instrument,
     2: _fast_enable_instrument,
-    3: _fast_create_rfq,
-    4: _fast_quote_rfq,
-    5: _fast_counter_rfq,
-    6: _fast_accept_rfq,
-    7: _fast_reject_rfq,
-    8: _fast_cancel_rfq,
+    4: _fast_submit_quote,
+    5: _fast_withdraw_quote,
+    6: _fast_pass_rfq,
+    7: _fast_counter_quote,
+    8: _fast_accept_quote,
+    9: _fast_accept_counter,
+    10: _fast_cancel_rfq,
+    11: _fast_query_state,
     20: _fast_command_rejected,
     21: _fast_instrument_added,
     22: _fast_instrument_enabled,
-    23: _fast_rfq_created,
-    24: _fast_rfq_quoted,
-    25: _fast_rfq_countered,
-    26: _fast_rfq_accepted,
-    27: _fast_rfq_rejected,
-    28: _fast_rfq_canceled,
-    29: _fast_rfq_expired,
+    24: _fast_rfq_invited,
+    25: _fast_quote_submitted,
+    26: _fast_quote_withdrawn,
+    27: _fast_dealer_passed,
+    28: _fast_quote_countered,
+    29: _fast_rfq_traded,
+    30: _fast_rfq_ended,
+    31: _fast_state_queried,
     40: _fast_snapshot_begin,
     41: _fast_instrument_record,
-    42: _fast_rfq_record,
-    44: _fast_snapshot_end,
+    43: _fast_ended_rfq_record,
+    45: _fast_snapshot_end,
 }
 
 

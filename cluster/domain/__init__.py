@@ -1,27 +1,30 @@
-"""The pure RFQ domain: a deterministic state machine with no I/O.
+"""The pure RFQ domain: a deterministic multi-dealer RFQ state machine with no I/O.
 
 It imports only the standard library and the generated codec's value types (``rfq.codecs``); no Aeron,
 JVM, HTTP, FIX, clock or randomness (``tests/unit/test_layering.py`` checks). The Aeron adapter decodes
-a command, calls ``StateMachine.apply``, then encodes and sends the ``Outcome``'s events to its audience.
+a command, calls ``StateMachine.apply``, then encodes and sends the ``Outcome``'s events to its audience;
+gateways forward each event to the users ``recipients`` names. The contract is docs/state-machine.md.
 
-Modules: ``state_machine`` (the rules), ``rfqs`` (RFQ entity, lifecycle, book), ``instruments``,
-``cusip``, ``dedupe`` (exactly-once window), ``outcome`` (events + audience), ``timers`` (the timer
-port), ``snapshot`` (records out and in), ``messages`` (the wire types grouped).
+Modules: ``state_machine`` (the rules), ``rfqs`` (RFQ and dealer standing, the book), ``instruments``,
+``cusip``, ``dedupe`` (exactly-once window), ``outcome`` (events + audience), ``routing`` (who may
+see an event), ``timers`` (the timer port), ``snapshot`` (records out and in), ``messages`` (the wire
+types grouped).
 """
 
-from rfq.cluster.domain.dedupe import DEFAULT_DEDUPE_CAPACITY, DedupeWindow
-from rfq.cluster.domain.messages import Command, Event, SnapshotRecord
+from rfq.cluster.domain.dedupe import DEFAULT_DEDUPE_CAPACITY, DedupeWindow, command_digest
+from rfq.cluster.domain.messages import Command, Event, Reply, SnapshotRecord, StateRecord
 from rfq.cluster.domain.outcome import Audience, Outcome
-from rfq.cluster.domain.rfqs import ACTIVE_STATES, TERMINAL_STATES, TRANSITIONS
+from rfq.cluster.domain.rfqs import DEFAULT_ENDED_CAPACITY, MAX_DEALERS
+from rfq.cluster.domain.routing import EVERYONE, Recipients, recipients
 from rfq.cluster.domain.snapshot import SnapshotError
 from rfq.cluster.domain.state_machine import StateMachine
 from rfq.cluster.domain.timers import InMemoryTimers, NullTimers, TimerPort
 
 __all__ = [
-    "ACTIVE_STATES",
     "DEFAULT_DEDUPE_CAPACITY",
-    "TERMINAL_STATES",
-    "TRANSITIONS",
+    "DEFAULT_ENDED_CAPACITY",
+    "EVERYONE",
+    "MAX_DEALERS",
     "Audience",
     "Command",
     "DedupeWindow",
@@ -29,8 +32,13 @@ __all__ = [
     "InMemoryTimers",
     "NullTimers",
     "Outcome",
+    "Recipients",
+    "Reply",
     "SnapshotError",
     "SnapshotRecord",
     "StateMachine",
+    "StateRecord",
     "TimerPort",
+    "command_digest",
+    "recipients",
 ]

@@ -10,34 +10,50 @@ from __future__ import annotations
 from typing import TypeAlias
 
 from rfq.codecs.rfq_sbe import (
-    AcceptRfq,
+    AcceptCounter,
+    AcceptQuote,
     AddInstrument,
     CancelRfq,
     CommandRejected,
-    CounterRfq,
+    CounterQuote,
     CreateRfq,
+    DealerPassed,
     DedupeRecord,
     EnableInstrument,
+    EndedRfqRecord,
     InstrumentAdded,
     InstrumentEnabled,
     InstrumentRecord,
     Message,
-    QuoteRfq,
-    RejectRfq,
-    RfqAccepted,
-    RfqCanceled,
-    RfqCountered,
+    PassRfq,
+    QueryState,
+    QuoteCountered,
+    QuoteSubmitted,
+    QuoteWithdrawn,
     RfqCreated,
-    RfqExpired,
-    RfqQuoted,
+    RfqEnded,
+    RfqInvited,
     RfqRecord,
-    RfqRejected,
+    RfqTraded,
     SnapshotBegin,
     SnapshotEnd,
+    StateQueried,
+    SubmitQuote,
+    WithdrawQuote,
 )
 
 Command: TypeAlias = (
-    AddInstrument | EnableInstrument | CreateRfq | QuoteRfq | CounterRfq | AcceptRfq | RejectRfq | CancelRfq
+    AddInstrument
+    | EnableInstrument
+    | CreateRfq
+    | SubmitQuote
+    | WithdrawQuote
+    | PassRfq
+    | CounterQuote
+    | AcceptQuote
+    | AcceptCounter
+    | CancelRfq
+    | QueryState
 )
 """A gateway's request: every command carries ``correlation_id`` (its idempotency key) and ``user_id``."""
 
@@ -46,39 +62,63 @@ Event: TypeAlias = (
     | InstrumentAdded
     | InstrumentEnabled
     | RfqCreated
-    | RfqQuoted
-    | RfqCountered
-    | RfqAccepted
-    | RfqRejected
-    | RfqCanceled
-    | RfqExpired
+    | RfqInvited
+    | QuoteSubmitted
+    | QuoteWithdrawn
+    | DealerPassed
+    | QuoteCountered
+    | RfqTraded
+    | RfqEnded
+    | StateQueried
 )
-"""What the cluster tells the gateways."""
+"""What the cluster tells the gateways (``routing.recipients`` says which users may see each one)."""
 
-__all__ = ["COMMAND_TYPES", "EVENT_TYPES", "Command", "Event", "Message", "SnapshotRecord"]
+StateRecord: TypeAlias = InstrumentRecord | RfqRecord
+"""The records a ``QueryState`` is answered with, before its ``StateQueried`` (to the sender alone)."""
 
-SnapshotRecord: TypeAlias = SnapshotBegin | InstrumentRecord | RfqRecord | DedupeRecord | SnapshotEnd
+Reply: TypeAlias = Event | StateRecord
+"""Anything an outcome may hold."""
+
+SnapshotRecord: TypeAlias = (
+    SnapshotBegin | InstrumentRecord | RfqRecord | EndedRfqRecord | DedupeRecord | SnapshotEnd
+)
 """One record of a snapshot, in the order ``snapshot.py`` documents."""
+
+__all__ = [
+    "COMMAND_TYPES",
+    "EVENT_TYPES",
+    "Command",
+    "Event",
+    "Message",
+    "Reply",
+    "SnapshotRecord",
+    "StateRecord",
+]
 
 COMMAND_TYPES: tuple[type[Command], ...] = (
     AddInstrument,
     EnableInstrument,
     CreateRfq,
-    QuoteRfq,
-    CounterRfq,
-    AcceptRfq,
-    RejectRfq,
+    SubmitQuote,
+    WithdrawQuote,
+    PassRfq,
+    CounterQuote,
+    AcceptQuote,
+    AcceptCounter,
     CancelRfq,
+    QueryState,
 )
 EVENT_TYPES: tuple[type[Event], ...] = (
     CommandRejected,
     InstrumentAdded,
     InstrumentEnabled,
     RfqCreated,
-    RfqQuoted,
-    RfqCountered,
-    RfqAccepted,
-    RfqRejected,
-    RfqCanceled,
-    RfqExpired,
+    RfqInvited,
+    QuoteSubmitted,
+    QuoteWithdrawn,
+    DealerPassed,
+    QuoteCountered,
+    RfqTraded,
+    RfqEnded,
+    StateQueried,
 )

@@ -2,7 +2,8 @@
 
 Every command gets exactly one ``Outcome``:
 - a change of state → its events, ``Audience.BROADCAST``: the adapter sends them to every gateway
-  session (the gateways personalise: the requester sees its own correlation id and clOrdId, others not);
+  session; each event is addressed (``routing.recipients``) and a gateway forwards it to those users only;
+- a ``QueryState`` → the state records and a closing ``StateQueried``, ``Audience.SENDER``;
 - a refusal → one ``CommandRejected``, ``Audience.SENDER``: only the session that sent the command;
 - a duplicate (a correlation id already applied) → the original events again, ``Audience.SENDER`` and
   ``duplicate=True``: the resending gateway gets its answer, nobody else hears the change twice.
@@ -13,7 +14,7 @@ from __future__ import annotations
 import enum
 from typing import NamedTuple
 
-from rfq.cluster.domain.messages import Event
+from rfq.cluster.domain.messages import Reply
 from rfq.codecs.rfq_sbe import CommandRejected
 
 
@@ -29,7 +30,7 @@ class Audience(enum.Enum):
 class Outcome(NamedTuple):
     """The events one command produced (never empty), their audience, and whether it was a duplicate."""
 
-    events: tuple[Event, ...]
+    events: tuple[Reply, ...]
     audience: Audience
     duplicate: bool = False
 

@@ -1,60 +1,98 @@
-"""RFQs: the entity, its lifecycle, and the book of RFQs still active.
+"""RFQs: the entity, each invited dealer's standing in it, and the book of RFQs still active.
 
-Lifecycle (``TRANSITIONS``)::
+An RFQ is active from its creation until it ends (trade, cancel, instrument disabled, deadline); an
+ended RFQ leaves the book at once and its end reason is kept in a bounded window of recently ended RFQs,
+so that a late command hears *why* it cannot act (ALREADY_TRADED is not RFQ_EXPIRED). RFQ ids are a
+sequence, so an id below ``next_rfq_id`` that is in neither is known to have ended long ago.
 
-    CREATED ──quote──► QUOTED ──counter──► COUNTERED ──counter──► COUNTERED
-       │                  │                    │
-       │                  ├──accept──► ACCEPTED (the trade)      (also from COUNTERED)
-       │                  └──reject──► REJECTED                  (also from COUNTERED)
-       └── from CREATED, QUOTED or COUNTERED: ──cancel / instrument disabled──► CANCELED
-                                               ──expiry timer──────────────────► EXPIRED
+A dealer's standing (``DealerState``)::
 
-Terminal RFQs leave the book at once (the snapshot keeps active RFQs only); because RFQ ids are a
-sequence, an id below ``next_rfq_id`` that is not in the book is known to have ended.
+    INVITED ──quote──► QUOTED ──withdraw──► WITHDRAWN ──quote──► QUOTED ...
+       └────────────────┴──────────────────────┴──pass──► PASSED (final)
+
+Quotes and counters take their ids from one sequence (``next_quote_id``); trades from another.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections import OrderedDict
+from collections.abc import Iterator
 
-from rfq.codecs.rfq_sbe import RfqState, Side
+from rfq.codecs.rfq_sbe import DealerState, EndReason, Side
 
 FIRST_RFQ_ID = 1
+FIRST_QUOTE_ID = 1
+FIRST_TRADE_ID = 1
+MAX_DEALERS = 10
+"""Dealers one RFQ may ask. Replicated behaviour: every node of a cluster must use the same value.
+Bond platforms commonly allow about five; regulated swap venues require at least three."""
+DEFAULT_ENDED_CAPACITY = 100_000
+"""Recently ended RFQs remembered with their end reason (about 2 MB of snapshot when full)."""
 
-ACTIVE_STATES: frozenset[RfqState] = frozenset({RfqState.CREATED, RfqState.QUOTED, RfqState.COUNTERED})
-TERMINAL_STATES: frozenset[RfqState] = frozenset(
-    {RfqState.ACCEPTED, RfqState.REJECTED, RfqState.CANCELED, RfqState.EXPIRED}
-)
-TRANSITIONS: Mapping[RfqState, frozenset[RfqState]] = {
-    RfqState.CREATED: frozenset({RfqState.QUOTED, RfqState.CANCELED, RfqState.EXPIRED}),
-    RfqState.QUOTED: frozenset(
-        {RfqState.COUNTERED, RfqState.ACCEPTED, RfqState.REJECTED, RfqState.CANCELED, RfqState.EXPIRED}
-    ),
-    RfqState.COUNTERED: frozenset(
-        {RfqState.COUNTERED, RfqState.ACCEPTED, RfqState.REJECTED, RfqState.CANCELED, RfqState.EXPIRED}
-    ),
-}
-"""The only moves an RFQ makes: state → the states it may move to next. Terminal states have none."""
+QUOTING_STATES: frozenset[DealerState] = frozenset({DealerState.QUOTED, DealerState.WITHDRAWN})
+"""A dealer in one of these states quoted in the RFQ at least once: it is done away if another wins."""
+
+
+class Dealer:
+    """One invited dealer's standing in one RFQ.
+
+    ``quote_id``/``price``/``valid_until_ms`` describe its current quote (state QUOTED only;
+    ``valid_until_ms`` None means until the RFQ's deadline); ``counter_id``/``counter_price`` the
+    requester's current counter to it (only while QUOTED).
+    """
+
+    __slots__ = ("counter_id", "counter_price", "price", "quote_id", "state", "user_id", "valid_until_ms")
+
+    def __init__(
+        self,
+        user_id: int,
+        state: DealerState = DealerState.INVITED,
+        quote_id: int | None = None,
+        price: int | None = None,
+        valid_until_ms: int | None = None,
+        counter_id: int | None = None,
+        counter_price: int | None = None,
+    ) -> None:
+        self.user_id = user_id
+        self.state = state
+        self.quote_id = quote_id
+        self.price = price
+        self.valid_until_ms = valid_until_ms
+        self.counter_id = counter_id
+        self.counter_price = counter_price
+
+    def quote(self, quote_id: int, price: int, valid_until_ms: int | None) -> None:
+        """A new current quote; any counter to the previous one dies."""
+        self.state = DealerState.QUOTED
+        self.quote_id, self.price, self.valid_until_ms = quote_id, price, valid_until_ms
+        self.counter_id = self.counter_price = None
+
+    def drop_quote(self, state: DealerState) -> None:
+        """Withdraw (WITHDRAWN) or pass (PASSED): the quote and any counter die."""
+        self.state = state
+        self.quote_id = self.price = self.valid_until_ms = None
+        self.counter_id = self.counter_price = None
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in sorted(self.__slots__))
+        return f"Dealer({fields})"
 
 
 class Rfq:
-    """One RFQ. ``price`` is the last price on the table (a mantissa, exponent -8) and
-    ``last_price_user_id`` who put it there; both are None until the first quote."""
+    """One active RFQ. ``dealers`` maps each invited dealer's user id to its standing, in the order
+    the requester named them (the order events to dealers are emitted in)."""
 
     __slots__ = (
         "cl_ord_id",
         "correlation_id",
         "created_time_ms",
+        "dealers",
         "expire_time_ms",
         "instrument_id",
-        "last_price_user_id",
-        "price",
         "quantity",
         "requester_user_id",
-        "responder_user_id",
         "rfq_id",
         "side",
-        "state",
     )
 
     def __init__(
@@ -69,10 +107,7 @@ class Rfq:
         expire_time_ms: int,
         created_time_ms: int,
         cl_ord_id: str,
-        state: RfqState = RfqState.CREATED,
-        responder_user_id: int | None = None,
-        last_price_user_id: int | None = None,
-        price: int | None = None,
+        dealers: dict[int, Dealer],
     ) -> None:
         self.rfq_id = rfq_id
         self.correlation_id = correlation_id
@@ -83,10 +118,34 @@ class Rfq:
         self.expire_time_ms = expire_time_ms
         self.created_time_ms = created_time_ms
         self.cl_ord_id = cl_ord_id
-        self.state = state
-        self.responder_user_id = responder_user_id
-        self.last_price_user_id = last_price_user_id
-        self.price = price
+        self.dealers = dealers
+
+    def validity_of(self, dealer: Dealer) -> int:
+        """When the dealer's current quote stops being live: its own validity, else the deadline."""
+        return self.expire_time_ms if dealer.valid_until_ms is None else dealer.valid_until_ms
+
+    def live_quote(self, dealer: Dealer, now: int) -> bool:
+        """True when ``dealer`` has a current quote that may still be hit at ``now``."""
+        return dealer.state == DealerState.QUOTED and now < self.validity_of(dealer)
+
+    def dealer_with_live_quote(self, quote_id: int, now: int) -> Dealer | None:
+        """The dealer whose live quote is ``quote_id``, or None."""
+        for dealer in self.dealers.values():
+            if dealer.quote_id == quote_id:
+                return dealer if self.live_quote(dealer, now) else None
+        return None
+
+    def best_live_price(self, now: int, excluding: int) -> int | None:
+        """The best live quote of the dealers other than ``excluding`` for the requester (the lowest
+        when it buys, the highest when it sells): the winner's cover. None when there is none."""
+        prices = [
+            dealer.price
+            for dealer in self.dealers.values()
+            if dealer.user_id != excluding and dealer.price is not None and self.live_quote(dealer, now)
+        ]
+        if not prices:
+            return None
+        return min(prices) if self.side == Side.BUY else max(prices)
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in sorted(self.__slots__))
@@ -94,14 +153,28 @@ class Rfq:
 
 
 class RfqBook:
-    """The active RFQs by id, the same RFQs by instrument, and the RFQ id sequence."""
+    """The active RFQs by id and by instrument, the recently ended window, and the id sequences."""
 
-    __slots__ = ("_active", "_by_instrument", "next_rfq_id")
+    __slots__ = (
+        "_active",
+        "_by_instrument",
+        "_ended",
+        "_ended_capacity",
+        "next_quote_id",
+        "next_rfq_id",
+        "next_trade_id",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, ended_capacity: int = DEFAULT_ENDED_CAPACITY) -> None:
+        if ended_capacity < 1:
+            raise ValueError(f"ended capacity must be at least 1, not {ended_capacity}")
         self._active: dict[int, Rfq] = {}
         self._by_instrument: dict[int, dict[int, Rfq]] = {}
+        self._ended: OrderedDict[int, EndReason] = OrderedDict()
+        self._ended_capacity = ended_capacity
         self.next_rfq_id = FIRST_RFQ_ID
+        self.next_quote_id = FIRST_QUOTE_ID
+        self.next_trade_id = FIRST_TRADE_ID
 
     def get(self, rfq_id: int) -> Rfq | None:
         """The active RFQ ``rfq_id``, or None if it never existed or has ended."""
@@ -111,11 +184,31 @@ class RfqBook:
         """True when ``rfq_id`` was assigned (the RFQ may have ended since)."""
         return FIRST_RFQ_ID <= rfq_id < self.next_rfq_id
 
+    def ended_reason(self, rfq_id: int) -> EndReason | None:
+        """How ``rfq_id`` ended, if it is in the window of recently ended RFQs."""
+        return self._ended.get(rfq_id)
+
+    def quote_issued(self, quote_id: int) -> bool:
+        """True when ``quote_id`` was assigned to some quote or counter."""
+        return FIRST_QUOTE_ID <= quote_id < self.next_quote_id
+
     def next_id(self) -> int:
         """Take the next RFQ id from the sequence."""
         rfq_id = self.next_rfq_id
         self.next_rfq_id = rfq_id + 1
         return rfq_id
+
+    def next_quote(self) -> int:
+        """Take the next quote/counter id from the sequence."""
+        quote_id = self.next_quote_id
+        self.next_quote_id = quote_id + 1
+        return quote_id
+
+    def next_trade(self) -> int:
+        """Take the next trade id from the sequence."""
+        trade_id = self.next_trade_id
+        self.next_trade_id = trade_id + 1
+        return trade_id
 
     def put(self, rfq: Rfq) -> None:
         """Insert an active RFQ (new, or restored from a snapshot)."""
@@ -125,10 +218,25 @@ class RfqBook:
             by_instrument = self._by_instrument[rfq.instrument_id] = {}
         by_instrument[rfq.rfq_id] = rfq
 
-    def remove(self, rfq: Rfq) -> None:
-        """Take an RFQ that reached a terminal state out of the book."""
+    def end(self, rfq: Rfq, reason: EndReason) -> None:
+        """Take an RFQ that ended out of the book and remember why (evicting the oldest when full)."""
         del self._active[rfq.rfq_id]
         del self._by_instrument[rfq.instrument_id][rfq.rfq_id]
+        self.remember_ended(rfq.rfq_id, reason)
+
+    def remember_ended(self, rfq_id: int, reason: EndReason) -> None:
+        """Record an ended RFQ in the window (also used to restore a snapshot, oldest first)."""
+        ended = self._ended
+        ended[rfq_id] = reason
+        if len(ended) > self._ended_capacity:
+            ended.popitem(last=False)
+
+    def ended(self) -> Iterator[tuple[int, EndReason]]:
+        """(rfq id, end reason) of the recently ended RFQs, oldest ended first."""
+        yield from self._ended.items()
+
+    def ended_count(self) -> int:
+        return len(self._ended)
 
     def for_instrument(self, instrument_id: int) -> list[Rfq]:
         """The active RFQs on ``instrument_id``, ascending rfq id."""

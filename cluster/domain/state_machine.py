@@ -1,9 +1,13 @@
-"""The RFQ state machine: commands in, events out, deterministic, exactly-once.
+"""The RFQ state machine: commands in, addressed events out, deterministic, exactly-once.
 
 Why it is built this way: every cluster node applies the same log to its own copy, so the result may
 depend on nothing but the commands, their order and the cluster time the log gives them — no wall
 clock, no randomness, no iteration order that could differ between runs. It does no I/O: the adapter
 decodes, calls ``apply`` / ``on_timer``, then encodes and sends what comes back.
+
+The model, the events each command produces (one copy per recipient, in a fixed order) and the
+validation rules with their precedence are specified in ``docs/state-machine.md``; this module is
+written from it, and ``tests/property`` checks it against an independent reference model of it.
 
 Contract:
 - ``apply(command, cluster_time_ms) -> Outcome``: exactly one outcome per command (``outcome.py``
@@ -12,38 +16,6 @@ Contract:
 - ``on_timer(rfq_id, cluster_time_ms) -> events`` when an expiry timer fires; broadcast them.
 - ``snapshot()`` / ``StateMachine.restore(records, timers)``: see ``snapshot.py``. Restore does NOT
   schedule timers: Aeron's consensus module snapshots and restores its own pending timers.
-- The events of a command carry its correlation id (including RFQs canceled by disabling their
-  instrument) and ``timestamp_ms = cluster_time_ms``; every RFQ event carries the true requester and
-  responder ids.
-
-Validation, checked in this order (the first failing rule is the reason):
-
-===================  ======================================================================
-command              rules (→ RejectReason)
-===================  ======================================================================
-AddInstrument        user id not in 1..2³¹-1, enabled not a BooleanType → INVALID_FIELD;
-                     min quantity < 0 → INVALID_QUANTITY; bad CUSIP → INVALID_CUSIP;
-                     CUSIP already added → DUPLICATE_INSTRUMENT
-EnableInstrument     user id, enabled → INVALID_FIELD; unknown id → UNKNOWN_INSTRUMENT;
-                     already in that state → NO_CHANGE
-CreateRfq            user id, side not BUY/SELL, clOrdId not ≤ 20 printable ASCII → INVALID_FIELD;
-                     quantity ≤ 0 → INVALID_QUANTITY; expiry ≤ now → EXPIRY_NOT_IN_FUTURE;
-                     unknown instrument → UNKNOWN_INSTRUMENT; disabled → INSTRUMENT_DISABLED;
-                     quantity < minimum → QUANTITY_BELOW_MINIMUM
-QuoteRfq             user id → INVALID_FIELD; price ≤ 0 → INVALID_PRICE; RFQ never created →
-                     UNKNOWN_RFQ; ended or past its expiry → RFQ_NOT_ACTIVE; quoter is the
-                     requester → OWN_RFQ; somebody quoted first → ALREADY_QUOTED
-CounterRfq           user id → INVALID_FIELD; price ≤ 0 → INVALID_PRICE; UNKNOWN_RFQ; RFQ_NOT_ACTIVE;
-                     neither requester nor responder → NOT_A_PARTY; no price yet →
-                     NO_PRICE_TO_ACT_ON; the last price is the user's own → OWN_PRICE
-AcceptRfq, RejectRfq as CounterRfq without the price
-CancelRfq            user id → INVALID_FIELD; UNKNOWN_RFQ; RFQ_NOT_ACTIVE; not the requester →
-                     NOT_REQUESTER
-===================  ======================================================================
-
-An RFQ whose expiry time has come is over even if its timer has not been delivered yet (a command can
-be sequenced between the deadline and the timer event): nothing acts on it any more, disabling its
-instrument leaves it alone, and it ends with ``RfqExpired`` when its timer fires.
 """
 
 from __future__ import annotations
@@ -52,37 +24,51 @@ from collections.abc import Callable, Iterable
 from typing import Any, cast
 
 from rfq.cluster.domain.cusip import is_valid_cusip
-from rfq.cluster.domain.dedupe import DEFAULT_DEDUPE_CAPACITY, DedupeWindow
+from rfq.cluster.domain.dedupe import DEFAULT_DEDUPE_CAPACITY, DedupeWindow, command_digest
 from rfq.cluster.domain.instruments import InstrumentBook
-from rfq.cluster.domain.messages import Command, Event, Message, SnapshotRecord
+from rfq.cluster.domain.messages import Command, Event, Message, Reply, SnapshotRecord
 from rfq.cluster.domain.outcome import Audience, Outcome
-from rfq.cluster.domain.rfqs import Rfq, RfqBook
-from rfq.cluster.domain.snapshot import read_snapshot, write_snapshot
+from rfq.cluster.domain.rfqs import (
+    DEFAULT_ENDED_CAPACITY,
+    MAX_DEALERS,
+    QUOTING_STATES,
+    Dealer,
+    Rfq,
+    RfqBook,
+)
+from rfq.cluster.domain.snapshot import instrument_record, read_snapshot, rfq_record, write_snapshot
 from rfq.cluster.domain.timers import TimerPort
 from rfq.codecs.rfq_sbe import (
-    AcceptRfq,
+    AcceptCounter,
+    AcceptQuote,
     AddInstrument,
     BooleanType,
-    CancelReason,
     CancelRfq,
     CommandRejected,
-    CounterRfq,
+    CounterQuote,
     CreateRfq,
+    DealerPassed,
+    DealerState,
     EnableInstrument,
+    EndReason,
     InstrumentAdded,
     InstrumentEnabled,
-    QuoteRfq,
+    PassRfq,
+    QueryState,
+    QuoteCountered,
+    QuoteSubmitted,
+    QuoteWithdrawn,
     RejectReason,
-    RejectRfq,
-    RfqAccepted,
-    RfqCanceled,
-    RfqCountered,
     RfqCreated,
-    RfqExpired,
-    RfqQuoted,
-    RfqRejected,
-    RfqState,
+    RfqCreatedDealers,
+    RfqEnded,
+    RfqInvited,
+    RfqTraded,
     Side,
+    StateQueried,
+    SubmitQuote,
+    TradeKind,
+    WithdrawQuote,
 )
 
 INT32_MAX = 2**31 - 1
@@ -92,6 +78,8 @@ _SIDES = (Side.BUY, Side.SELL)
 _BOOLEANS = (BooleanType.FALSE, BooleanType.TRUE)
 _BROADCAST = Audience.BROADCAST
 _SENDER = Audience.SENDER
+_ENDED_REFUSAL = {EndReason.TRADED: RejectReason.ALREADY_TRADED, EndReason.EXPIRED: RejectReason.RFQ_EXPIRED}
+"""How a command on an RFQ that ended is refused; any other ending is RFQ_NOT_ACTIVE."""
 
 _Result = tuple[Event, ...] | RejectReason
 """What a rule returns: the events of the change it made, or why it refused (and changed nothing)."""
@@ -110,21 +98,28 @@ class StateMachine:
 
     __slots__ = ("_dedupe", "_handlers", "_instruments", "_last_time_ms", "_rfqs", "_timers")
 
-    def __init__(self, timers: TimerPort, dedupe_capacity: int = DEFAULT_DEDUPE_CAPACITY) -> None:
-        """``dedupe_capacity`` is replicated behaviour: every node of a cluster must use the same value."""
+    def __init__(
+        self,
+        timers: TimerPort,
+        dedupe_capacity: int = DEFAULT_DEDUPE_CAPACITY,
+        ended_capacity: int = DEFAULT_ENDED_CAPACITY,
+    ) -> None:
+        """The capacities are replicated behaviour: every node of a cluster must use the same values."""
         self._timers = timers
         self._instruments = InstrumentBook()
-        self._rfqs = RfqBook()
+        self._rfqs = RfqBook(ended_capacity)
         self._dedupe = DedupeWindow(dedupe_capacity)
         self._last_time_ms = 0
         handlers: dict[type, Callable[[Any, int], _Result]] = {
             AddInstrument: self._add_instrument,
             EnableInstrument: self._enable_instrument,
             CreateRfq: self._create,
-            QuoteRfq: self._quote,
-            CounterRfq: self._counter,
-            AcceptRfq: self._accept,
-            RejectRfq: self._reject,
+            SubmitQuote: self._quote,
+            WithdrawQuote: self._withdraw,
+            PassRfq: self._pass,
+            CounterQuote: self._counter,
+            AcceptQuote: self._accept_quote,
+            AcceptCounter: self._accept_counter,
             CancelRfq: self._cancel,
         }
         self._handlers = handlers
@@ -134,24 +129,35 @@ class StateMachine:
     def apply(self, command: Message, cluster_time_ms: int) -> Outcome:
         """Apply one command at ``cluster_time_ms`` (the log entry's cluster time) and say what happened.
 
-        A duplicate correlation id returns the original events to the sender and changes nothing. A
-        message that is not a command (an event or snapshot record sent by mistake) is refused with
-        UNKNOWN_TEMPLATE and, having no trustworthy correlation id, is not recorded for dedupe.
+        A resend (correlation id already applied to the same command) returns the original events to
+        the sender and changes nothing; the same id with another command is refused with
+        CORRELATION_ID_REUSED and not recorded. A ``QueryState`` is answered to its sender and not
+        recorded (it changes nothing, so a resend may simply be answered again). A message that is not
+        a command is refused with UNKNOWN_TEMPLATE and, having no trustworthy correlation id, is not
+        recorded either.
         """
+        if type(command) is QueryState:
+            return self._query(command, cluster_time_ms)
         handler = self._handlers.get(type(command))
         if handler is None:
             return Outcome((self._refusal(command, RejectReason.UNKNOWN_TEMPLATE, cluster_time_ms),), _SENDER)
         correlation_id = cast(Command, command).correlation_id
+        digest = command_digest(command)
         original = self._dedupe.get(correlation_id)
         if original is not None:
-            return Outcome(original, _SENDER, True)
+            if original[0] == digest:
+                return Outcome(original[1], _SENDER, True)
+            refusal = self._refusal(command, RejectReason.CORRELATION_ID_REUSED, cluster_time_ms)
+            return Outcome((refusal,), _SENDER)
         self._last_time_ms = cluster_time_ms
         result = handler(command, cluster_time_ms)
         if isinstance(result, tuple):
             outcome = Outcome(result, _BROADCAST)
+            self._dedupe.record(correlation_id, cluster_time_ms, digest, result)
         else:
-            outcome = Outcome((self._refusal(command, result, cluster_time_ms),), _SENDER)
-        self._dedupe.record(correlation_id, cluster_time_ms, outcome.events)
+            refused = self._refusal(command, result, cluster_time_ms)
+            outcome = Outcome((refused,), _SENDER)
+            self._dedupe.record(correlation_id, cluster_time_ms, digest, (refused,))
         return outcome
 
     def on_timer(self, correlation_id: int, cluster_time_ms: int) -> tuple[Event, ...]:
@@ -167,16 +173,8 @@ class StateMachine:
         if cluster_time_ms < rfq.expire_time_ms:
             self._timers.schedule(rfq.rfq_id, rfq.expire_time_ms)
             return ()
-        rfq.state = RfqState.EXPIRED
-        self._rfqs.remove(rfq)
-        return (
-            RfqExpired(
-                rfq_id=rfq.rfq_id,
-                requester_user_id=rfq.requester_user_id,
-                responder_user_id=rfq.responder_user_id,
-                timestamp_ms=cluster_time_ms,
-            ),
-        )
+        self._rfqs.end(rfq, EndReason.EXPIRED)
+        return self._ended_events(rfq, EndReason.EXPIRED, None, cluster_time_ms)
 
     # ------------------------------------------------------------------ snapshots
 
@@ -190,6 +188,7 @@ class StateMachine:
         records: Iterable[Message],
         timers: TimerPort,
         dedupe_capacity: int = DEFAULT_DEDUPE_CAPACITY,
+        ended_capacity: int = DEFAULT_ENDED_CAPACITY,
     ) -> StateMachine:
         """A state machine holding the snapshot ``records``; raises ``SnapshotError`` if they are torn.
 
@@ -199,7 +198,7 @@ class StateMachine:
         No timer is scheduled: the consensus module restores the pending timers itself. Use
         ``active_expiries()`` when a timer port without that guarantee must be primed.
         """
-        machine = cls(timers, dedupe_capacity)
+        machine = cls(timers, dedupe_capacity, ended_capacity)
         machine._last_time_ms = read_snapshot(records, machine._instruments, machine._rfqs, machine._dedupe)
         return machine
 
@@ -228,7 +227,25 @@ class StateMachine:
         """Read-only view for queries and tests; mutate only through ``apply``."""
         return self._dedupe
 
-    # ------------------------------------------------------------------ rules
+    # ------------------------------------------------------------------ queries
+
+    def _query(self, command: QueryState, now: int) -> Outcome:
+        if not _valid_user(command.user_id):
+            return Outcome((self._refusal(command, RejectReason.INVALID_FIELD, now),), _SENDER)
+        replies: list[Reply] = [instrument_record(instrument) for instrument in self._instruments]
+        replies.extend(rfq_record(rfq) for rfq in self._rfqs)
+        replies.append(
+            StateQueried(
+                correlation_id=command.correlation_id,
+                instrument_count=len(self._instruments),
+                rfq_count=len(self._rfqs),
+                next_rfq_id=self._rfqs.next_rfq_id,
+                timestamp_ms=now,
+            )
+        )
+        return Outcome(tuple(replies), _SENDER)
+
+    # ------------------------------------------------------------------ instruments
 
     @staticmethod
     def _refusal(command: object, reason: RejectReason, now: int) -> CommandRejected:
@@ -285,25 +302,21 @@ class StateMachine:
         if not enabled:
             for rfq in self._rfqs.for_instrument(instrument.instrument_id):
                 if rfq.expire_time_ms <= now:
-                    continue  # already over: its pending timer ends it with RfqExpired
-                self._end(rfq, RfqState.CANCELED)
-                events.append(
-                    RfqCanceled(
-                        correlation_id=command.correlation_id,
-                        rfq_id=rfq.rfq_id,
-                        requester_user_id=rfq.requester_user_id,
-                        responder_user_id=rfq.responder_user_id,
-                        reason=CancelReason.INSTRUMENT_DISABLED,
-                        timestamp_ms=now,
-                    )
-                )
+                    continue  # already over: its pending timer ends it with RfqEnded(EXPIRED)
+                self._end(rfq, EndReason.INSTRUMENT_DISABLED)
+                events.extend(self._ended_events(rfq, EndReason.INSTRUMENT_DISABLED, None, now))
         return tuple(events)
 
+    # ------------------------------------------------------------------ the requester
+
     def _create(self, command: CreateRfq, now: int) -> _Result:
+        requester = command.user_id
+        dealer_ids = [dealer.dealer_user_id for dealer in command.dealers]
         if (
-            not _valid_user(command.user_id)
+            not _valid_user(requester)
             or command.side not in _SIDES
             or not _valid_cl_ord_id(command.cl_ord_id)
+            or not all(_valid_user(dealer_id) for dealer_id in dealer_ids)
         ):
             return RejectReason.INVALID_FIELD
         quantity = command.quantity
@@ -319,180 +332,325 @@ class StateMachine:
             return RejectReason.INSTRUMENT_DISABLED
         if quantity < instrument.min_quantity:
             return RejectReason.QUANTITY_BELOW_MINIMUM
+        dealer_count = len(dealer_ids)
+        if dealer_count == 0:
+            return RejectReason.NO_DEALERS
+        if dealer_count > MAX_DEALERS:
+            return RejectReason.TOO_MANY_DEALERS
+        dealers = {dealer_id: Dealer(dealer_id) for dealer_id in dealer_ids}
+        if len(dealers) != dealer_count:
+            return RejectReason.DUPLICATE_DEALER
+        if requester in dealers:
+            return RejectReason.REQUESTER_AS_DEALER
         rfqs = self._rfqs
-        rfq = Rfq(
-            rfq_id=rfqs.next_id(),
-            correlation_id=command.correlation_id,
-            requester_user_id=command.user_id,
-            instrument_id=command.instrument_id,
-            side=command.side,
-            quantity=quantity,
-            expire_time_ms=expire_time_ms,
-            created_time_ms=now,
-            cl_ord_id=command.cl_ord_id,
+        rfq_id = rfqs.next_id()
+        rfqs.put(
+            Rfq(
+                rfq_id=rfq_id,
+                correlation_id=command.correlation_id,
+                requester_user_id=requester,
+                instrument_id=command.instrument_id,
+                side=command.side,
+                quantity=quantity,
+                expire_time_ms=expire_time_ms,
+                created_time_ms=now,
+                cl_ord_id=command.cl_ord_id,
+                dealers=dealers,
+            )
         )
-        rfqs.put(rfq)
-        self._timers.schedule(rfq.rfq_id, expire_time_ms)
-        return (
+        self._timers.schedule(rfq_id, expire_time_ms)
+        events: list[Event] = [
             RfqCreated(
                 correlation_id=command.correlation_id,
-                rfq_id=rfq.rfq_id,
-                requester_user_id=rfq.requester_user_id,
-                instrument_id=rfq.instrument_id,
-                side=rfq.side,
+                rfq_id=rfq_id,
+                requester_user_id=requester,
+                instrument_id=command.instrument_id,
+                side=command.side,
                 quantity=quantity,
                 expire_time_ms=expire_time_ms,
                 timestamp_ms=now,
-                cl_ord_id=rfq.cl_ord_id,
-            ),
+                cl_ord_id=command.cl_ord_id,
+                dealers=[RfqCreatedDealers(dealer_user_id=dealer_id) for dealer_id in dealer_ids],
+            )
+        ]
+        events.extend(
+            RfqInvited(
+                rfq_id=rfq_id,
+                dealer_user_id=dealer_id,
+                requester_user_id=requester,
+                instrument_id=command.instrument_id,
+                side=command.side,
+                quantity=quantity,
+                expire_time_ms=expire_time_ms,
+                dealer_count=dealer_count,
+                timestamp_ms=now,
+            )
+            for dealer_id in dealer_ids
         )
+        return tuple(events)
 
-    def _live_rfq(self, rfq_id: int, now: int) -> Rfq | RejectReason:
-        """The RFQ a command acts on, or why there is none to act on."""
-        rfq = self._rfqs.get(rfq_id)
-        if rfq is None:
-            return RejectReason.RFQ_NOT_ACTIVE if self._rfqs.existed(rfq_id) else RejectReason.UNKNOWN_RFQ
-        if rfq.expire_time_ms <= now:
-            return RejectReason.RFQ_NOT_ACTIVE
-        return rfq
-
-    def _quote(self, command: QuoteRfq, now: int) -> _Result:
-        user_id = command.user_id
-        if not _valid_user(user_id):
+    def _counter(self, command: CounterQuote, now: int) -> _Result:
+        if not _valid_user(command.user_id):
             return RejectReason.INVALID_FIELD
         if command.price <= 0:
             return RejectReason.INVALID_PRICE
-        rfq = self._live_rfq(command.rfq_id, now)
-        if isinstance(rfq, RejectReason):
-            return rfq
-        if user_id == rfq.requester_user_id:
-            return RejectReason.OWN_RFQ
-        if rfq.responder_user_id is not None:
-            return RejectReason.ALREADY_QUOTED
-        rfq.state = RfqState.QUOTED
-        rfq.responder_user_id = user_id
-        rfq.last_price_user_id = user_id
-        rfq.price = command.price
-        return (
-            RfqQuoted(
-                correlation_id=command.correlation_id,
+        found = self._hittable_quote(command.user_id, command.rfq_id, command.quote_id, now)
+        if isinstance(found, RejectReason):
+            return found
+        rfq, dealer = found
+        counter_id = self._rfqs.next_quote()
+        dealer.counter_id, dealer.counter_price = counter_id, command.price
+        requester = rfq.requester_user_id
+
+        def copy(recipient: int, correlation_id: int | None) -> QuoteCountered:
+            return QuoteCountered(
+                recipient_user_id=recipient,
+                correlation_id=correlation_id,
                 rfq_id=rfq.rfq_id,
-                requester_user_id=rfq.requester_user_id,
-                responder_user_id=user_id,
+                counter_id=counter_id,
+                quote_id=command.quote_id,
+                dealer_user_id=dealer.user_id,
                 price=command.price,
                 timestamp_ms=now,
-            ),
-        )
+            )
 
-    def _party_rfq(self, user_id: int, rfq_id: int, now: int) -> tuple[Rfq, int, int] | RejectReason:
-        """(RFQ, responder, price on the table) where ``user_id`` answers the other party's last price,
-        or why it cannot."""
+        return copy(requester, command.correlation_id), copy(dealer.user_id, None)
+
+    def _accept_quote(self, command: AcceptQuote, now: int) -> _Result:
+        if not _valid_user(command.user_id):
+            return RejectReason.INVALID_FIELD
+        found = self._hittable_quote(command.user_id, command.rfq_id, command.quote_id, now)
+        if isinstance(found, RejectReason):
+            return found
+        rfq, dealer = found
+        price = cast(int, dealer.price)
+        return self._trade(rfq, dealer, TradeKind.QUOTE_HIT, command.quote_id, price, command, now)
+
+    def _cancel(self, command: CancelRfq, now: int) -> _Result:
+        if not _valid_user(command.user_id):
+            return RejectReason.INVALID_FIELD
+        rfq = self._requesters_rfq(command.user_id, command.rfq_id, now)
+        if isinstance(rfq, RejectReason):
+            return rfq
+        self._end(rfq, EndReason.CANCELED)
+        return self._ended_events(rfq, EndReason.CANCELED, command.correlation_id, now)
+
+    # ------------------------------------------------------------------ the dealers
+
+    def _quote(self, command: SubmitQuote, now: int) -> _Result:
+        if not _valid_user(command.user_id):
+            return RejectReason.INVALID_FIELD
+        if command.price <= 0:
+            return RejectReason.INVALID_PRICE
+        found = self._dealers_rfq(command.user_id, command.rfq_id, now)
+        if isinstance(found, RejectReason):
+            return found
+        rfq, dealer = found
+        valid_until_ms = command.valid_until_ms
+        if valid_until_ms is not None and not now < valid_until_ms <= rfq.expire_time_ms:
+            return RejectReason.INVALID_VALIDITY
+        replaced = dealer.quote_id if dealer.state == DealerState.QUOTED else None
+        quote_id = self._rfqs.next_quote()
+        dealer.quote(quote_id, command.price, valid_until_ms)
+        validity = rfq.validity_of(dealer)
+
+        def copy(recipient: int, correlation_id: int | None) -> QuoteSubmitted:
+            return QuoteSubmitted(
+                recipient_user_id=recipient,
+                correlation_id=correlation_id,
+                rfq_id=rfq.rfq_id,
+                quote_id=quote_id,
+                dealer_user_id=dealer.user_id,
+                price=command.price,
+                valid_until_ms=validity,
+                replaced_quote_id=replaced,
+                timestamp_ms=now,
+            )
+
+        return copy(dealer.user_id, command.correlation_id), copy(rfq.requester_user_id, None)
+
+    def _withdraw(self, command: WithdrawQuote, now: int) -> _Result:
+        if not _valid_user(command.user_id):
+            return RejectReason.INVALID_FIELD
+        found = self._dealers_rfq(command.user_id, command.rfq_id, now)
+        if isinstance(found, RejectReason):
+            return found
+        rfq, dealer = found
+        if not rfq.live_quote(dealer, now):
+            return RejectReason.QUOTE_NOT_LIVE
+        quote_id = cast(int, dealer.quote_id)
+        dealer.drop_quote(DealerState.WITHDRAWN)
+
+        def copy(recipient: int, correlation_id: int | None) -> QuoteWithdrawn:
+            return QuoteWithdrawn(
+                recipient_user_id=recipient,
+                correlation_id=correlation_id,
+                rfq_id=rfq.rfq_id,
+                quote_id=quote_id,
+                dealer_user_id=dealer.user_id,
+                timestamp_ms=now,
+            )
+
+        return copy(dealer.user_id, command.correlation_id), copy(rfq.requester_user_id, None)
+
+    def _pass(self, command: PassRfq, now: int) -> _Result:
+        if not _valid_user(command.user_id):
+            return RejectReason.INVALID_FIELD
+        found = self._dealers_rfq(command.user_id, command.rfq_id, now)
+        if isinstance(found, RejectReason):
+            return found
+        rfq, dealer = found
+        dealer.drop_quote(DealerState.PASSED)
+
+        def copy(recipient: int, correlation_id: int | None) -> DealerPassed:
+            return DealerPassed(
+                recipient_user_id=recipient,
+                correlation_id=correlation_id,
+                rfq_id=rfq.rfq_id,
+                dealer_user_id=dealer.user_id,
+                timestamp_ms=now,
+            )
+
+        return copy(dealer.user_id, command.correlation_id), copy(rfq.requester_user_id, None)
+
+    def _accept_counter(self, command: AcceptCounter, now: int) -> _Result:
+        if not _valid_user(command.user_id):
+            return RejectReason.INVALID_FIELD
+        found = self._dealers_rfq(command.user_id, command.rfq_id, now)
+        if isinstance(found, RejectReason):
+            return found
+        rfq, dealer = found
+        counter_id = command.counter_id
+        if not self._rfqs.quote_issued(counter_id):
+            return RejectReason.UNKNOWN_QUOTE
+        if dealer.counter_id != counter_id:
+            return RejectReason.COUNTER_NOT_LIVE
+        price = cast(int, dealer.counter_price)
+        return self._trade(rfq, dealer, TradeKind.COUNTER_ACCEPTED, counter_id, price, command, now)
+
+    # ------------------------------------------------------------------ shared rules
+
+    def _live_rfq(self, rfq_id: int, now: int) -> Rfq | RejectReason:
+        """The RFQ rule: the active RFQ a command acts on, or why there is none to act on."""
+        rfq = self._rfqs.get(rfq_id)
+        if rfq is None:
+            if not self._rfqs.existed(rfq_id):
+                return RejectReason.UNKNOWN_RFQ
+            ended = self._rfqs.ended_reason(rfq_id)
+            return RejectReason.RFQ_NOT_ACTIVE if ended is None else _ended_refusal(ended)
+        if now >= rfq.expire_time_ms:
+            return RejectReason.RFQ_EXPIRED
+        return rfq
+
+    def _requesters_rfq(self, user_id: int, rfq_id: int, now: int) -> Rfq | RejectReason:
+        """The RFQ rule, then the requester rule."""
+        rfq = self._live_rfq(rfq_id, now)
+        if isinstance(rfq, RejectReason) or user_id == rfq.requester_user_id:
+            return rfq
+        return RejectReason.NOT_REQUESTER if user_id in rfq.dealers else RejectReason.NOT_A_PARTY
+
+    def _dealers_rfq(self, user_id: int, rfq_id: int, now: int) -> tuple[Rfq, Dealer] | RejectReason:
+        """The RFQ rule, then: an invited dealer that has not passed."""
         rfq = self._live_rfq(rfq_id, now)
         if isinstance(rfq, RejectReason):
             return rfq
-        responder, price = rfq.responder_user_id, rfq.price
-        if user_id not in (rfq.requester_user_id, responder):
-            return RejectReason.NOT_A_PARTY
-        if price is None or responder is None:
-            return RejectReason.NO_PRICE_TO_ACT_ON
-        if user_id == rfq.last_price_user_id:
-            return RejectReason.OWN_PRICE
-        return rfq, responder, price
+        dealer = rfq.dealers.get(user_id)
+        if dealer is None:
+            return RejectReason.NOT_INVITED
+        if dealer.state == DealerState.PASSED:
+            return RejectReason.DEALER_PASSED
+        return rfq, dealer
 
-    def _counter(self, command: CounterRfq, now: int) -> _Result:
-        user_id = command.user_id
-        if not _valid_user(user_id):
-            return RejectReason.INVALID_FIELD
-        if command.price <= 0:
-            return RejectReason.INVALID_PRICE
-        found = self._party_rfq(user_id, command.rfq_id, now)
-        if isinstance(found, RejectReason):
-            return found
-        rfq, responder, _ = found
-        rfq.state = RfqState.COUNTERED
-        rfq.last_price_user_id = user_id
-        rfq.price = command.price
-        return (
-            RfqCountered(
-                correlation_id=command.correlation_id,
-                rfq_id=rfq.rfq_id,
-                requester_user_id=rfq.requester_user_id,
-                responder_user_id=responder,
-                countered_by_user_id=user_id,
-                price=command.price,
-                timestamp_ms=now,
-            ),
-        )
+    def _hittable_quote(
+        self, user_id: int, rfq_id: int, quote_id: int, now: int
+    ) -> tuple[Rfq, Dealer] | RejectReason:
+        """The RFQ and requester rules, then: ``quote_id`` is a live quote of this RFQ."""
+        rfq = self._requesters_rfq(user_id, rfq_id, now)
+        if isinstance(rfq, RejectReason):
+            return rfq
+        if not self._rfqs.quote_issued(quote_id):
+            return RejectReason.UNKNOWN_QUOTE
+        dealer = rfq.dealer_with_live_quote(quote_id, now)
+        if dealer is None:
+            return RejectReason.QUOTE_NOT_LIVE
+        return rfq, dealer
 
-    def _accept(self, command: AcceptRfq, now: int) -> _Result:
-        user_id = command.user_id
-        if not _valid_user(user_id):
-            return RejectReason.INVALID_FIELD
-        found = self._party_rfq(user_id, command.rfq_id, now)
-        if isinstance(found, RejectReason):
-            return found
-        rfq, responder, price = found
-        self._end(rfq, RfqState.ACCEPTED)
+    # ------------------------------------------------------------------ endings
+
+    def _trade(
+        self,
+        rfq: Rfq,
+        winner: Dealer,
+        kind: TradeKind,
+        quote_id: int,
+        price: int,
+        command: AcceptQuote | AcceptCounter,
+        now: int,
+    ) -> tuple[Event, ...]:
+        """The one trade of ``rfq``: both parties' copies, then every other dealer hears how it ended."""
+        cover = rfq.best_live_price(now, excluding=winner.user_id)
+        trade_id = self._rfqs.next_trade()
         requester = rfq.requester_user_id
-        buyer, seller = (requester, responder) if rfq.side == Side.BUY else (responder, requester)
-        return (
-            RfqAccepted(
-                correlation_id=command.correlation_id,
+        buyer, seller = (requester, winner.user_id) if rfq.side == Side.BUY else (winner.user_id, requester)
+        actor = command.user_id
+        self._end(rfq, EndReason.TRADED)
+
+        def copy(recipient: int) -> RfqTraded:
+            return RfqTraded(
+                recipient_user_id=recipient,
+                correlation_id=command.correlation_id if recipient == actor else None,
                 rfq_id=rfq.rfq_id,
+                trade_id=trade_id,
+                kind=kind,
+                quote_id=quote_id,
                 requester_user_id=requester,
-                responder_user_id=responder,
-                accepted_by_user_id=user_id,
+                dealer_user_id=winner.user_id,
                 buyer_user_id=buyer,
                 seller_user_id=seller,
                 instrument_id=rfq.instrument_id,
                 price=price,
                 quantity=rfq.quantity,
+                cover_price=cover,
                 timestamp_ms=now,
-            ),
-        )
+            )
 
-    def _reject(self, command: RejectRfq, now: int) -> _Result:
-        user_id = command.user_id
-        if not _valid_user(user_id):
-            return RejectReason.INVALID_FIELD
-        found = self._party_rfq(user_id, command.rfq_id, now)
-        if isinstance(found, RejectReason):
-            return found
-        rfq, responder, _ = found
-        self._end(rfq, RfqState.REJECTED)
-        return (
-            RfqRejected(
-                correlation_id=command.correlation_id,
+        events: list[Event] = [copy(requester), copy(winner.user_id)]
+        events.extend(
+            RfqEnded(
+                recipient_user_id=dealer.user_id,
+                correlation_id=None,
                 rfq_id=rfq.rfq_id,
-                requester_user_id=rfq.requester_user_id,
-                responder_user_id=responder,
-                rejected_by_user_id=user_id,
+                reason=EndReason.DONE_AWAY if dealer.state in QUOTING_STATES else EndReason.TRADED,
                 timestamp_ms=now,
-            ),
+            )
+            for dealer in rfq.dealers.values()
+            if dealer is not winner and dealer.state != DealerState.PASSED
         )
+        return tuple(events)
 
-    def _cancel(self, command: CancelRfq, now: int) -> _Result:
-        if not _valid_user(command.user_id):
-            return RejectReason.INVALID_FIELD
-        rfq = self._live_rfq(command.rfq_id, now)
-        if isinstance(rfq, RejectReason):
-            return rfq
-        if command.user_id != rfq.requester_user_id:
-            return RejectReason.NOT_REQUESTER
-        self._end(rfq, RfqState.CANCELED)
-        return (
-            RfqCanceled(
-                correlation_id=command.correlation_id,
+    @staticmethod
+    def _ended_events(
+        rfq: Rfq, reason: EndReason, correlation_id: int | None, now: int
+    ) -> tuple[Event, ...]:
+        """``RfqEnded`` to the requester (with ``correlation_id``), then to every dealer still in it."""
+        recipients = [rfq.requester_user_id]
+        recipients.extend(d.user_id for d in rfq.dealers.values() if d.state != DealerState.PASSED)
+        return tuple(
+            RfqEnded(
+                recipient_user_id=recipient,
+                correlation_id=correlation_id if recipient == rfq.requester_user_id else None,
                 rfq_id=rfq.rfq_id,
-                requester_user_id=rfq.requester_user_id,
-                responder_user_id=rfq.responder_user_id,
-                reason=CancelReason.REQUESTER,
+                reason=reason,
                 timestamp_ms=now,
-            ),
+            )
+            for recipient in recipients
         )
 
-    def _end(self, rfq: Rfq, state: RfqState) -> None:
-        """Move an RFQ to a terminal state by a command: out of the book, its timer withdrawn."""
-        rfq.state = state
-        self._rfqs.remove(rfq)
+    def _end(self, rfq: Rfq, reason: EndReason) -> None:
+        """End an RFQ by a command: out of the book (remembering why), its timer withdrawn."""
+        self._rfqs.end(rfq, reason)
         self._timers.cancel(rfq.rfq_id)
+
+
+def _ended_refusal(reason: EndReason) -> RejectReason:
+    return _ENDED_REFUSAL.get(reason, RejectReason.RFQ_NOT_ACTIVE)

@@ -49,6 +49,7 @@ ALLOWED = {
     "collections",
     "collections.abc",
     "enum",
+    "hashlib",
     "heapq",
     "typing",
     "rfq.codecs.rfq_sbe",
