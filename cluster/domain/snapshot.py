@@ -230,7 +230,7 @@ def _check_rfq(record: RfqRecord, begin: SnapshotBegin, instruments: InstrumentB
             and all(0 < i < begin.next_quote_id for i in ids)
         )
         if not consistent:
-            raise SnapshotError(f"rfq {record.rfq_id}: dealer {dealer.dealer_user_id}'s quote fields disagree")
+            raise SnapshotError(f"rfq {record.rfq_id}: dealer {dealer.dealer_user_id}: quote fields disagree")
 
 
 def _template_of(frame: bytes) -> int:

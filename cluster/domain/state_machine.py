@@ -629,9 +629,7 @@ class StateMachine:
         return tuple(events)
 
     @staticmethod
-    def _ended_events(
-        rfq: Rfq, reason: EndReason, correlation_id: int | None, now: int
-    ) -> tuple[Event, ...]:
+    def _ended_events(rfq: Rfq, reason: EndReason, correlation_id: int | None, now: int) -> tuple[Event, ...]:
         """``RfqEnded`` to the requester (with ``correlation_id``), then to every dealer still in it."""
         recipients = [rfq.requester_user_id]
         recipients.extend(d.user_id for d in rfq.dealers.values() if d.state != DealerState.PASSED)
