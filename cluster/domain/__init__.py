@@ -11,7 +11,13 @@ see an event), ``timers`` (the timer port), ``snapshot`` (records out and in), `
 types grouped).
 """
 
-from rfq.cluster.domain.dedupe import DEFAULT_DEDUPE_CAPACITY, DedupeWindow, command_digest
+from rfq.cluster.domain.dedupe import (
+    DEFAULT_DEDUPE_CAPACITY,
+    DedupeWindow,
+    command_digest,
+    command_key,
+    key_digest,
+)
 from rfq.cluster.domain.messages import Command, Event, Reply, SnapshotRecord, StateRecord
 from rfq.cluster.domain.outcome import Audience, Outcome
 from rfq.cluster.domain.rfqs import DEFAULT_ENDED_CAPACITY, MAX_DEALERS
@@ -40,5 +46,7 @@ __all__ = [
     "StateRecord",
     "TimerPort",
     "command_digest",
+    "command_key",
+    "key_digest",
     "recipients",
 ]

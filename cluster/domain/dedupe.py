@@ -1,4 +1,4 @@
-"""The dedupe window: which correlation ids were applied, and the events each one produced.
+"""The dedupe window: which correlation ids were applied, to which command, and the events each produced.
 
 Why: Aeron Cluster delivers a command at least once (a gateway resends its unacknowledged commands
 after a leader change), the platform promises exactly-once effect. A command whose correlation id is in
@@ -11,14 +11,15 @@ Contract:
   snapshot oldest first (``DedupeRecord``) so that a restored node evicts exactly as the others do;
 - refusals are recorded too: a resent command that was refused stays refused, even if it would succeed
   now, so that a client never hears two different answers to one command;
-- each entry keeps the command's digest (``command_digest``): a correlation id reused for a different
-  command is told apart from a resend, and never answered with another command's outcome.
+- each entry knows which command it answered (``same_command``): a correlation id reused for a
+  different command is told apart from a resend, and never answered with another command's outcome.
 
-The events are kept as their encoded frames (the snapshot's format), not as objects: the window holds
-up to ``capacity`` outcomes for as long as the service runs, and bytes are invisible to Python's
-cyclic garbage collector, which would otherwise walk hundreds of thousands of event objects on every
-full collection (measured: 80-150 ms pauses on the service thread, ~1.8 µs per command). Duplicates
-are rare, so decoding on ``get`` costs nothing that matters.
+Cost, which decides the representation (every command pays it): an entry holds the command and its
+outcome's events frozen (``frozen.py``: tuples of plain values, which the cyclic garbage collector
+stops tracking and which cost one ``attrgetter`` call each to make, where a strict encode costs
+several µs per event). The snapshot holds a 64-bit digest of the frozen command (``key_digest``) and
+the events encoded; a restored entry keeps that digest, and a resend is checked against the digest of
+its own frozen form. Duplicates are rare, so thawing on ``get`` costs nothing that matters.
 """
 
 from __future__ import annotations
@@ -26,24 +27,44 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from collections.abc import Iterator
+from typing import cast
 
+from rfq.cluster.domain.frozen import Frozen, freeze, thaw
 from rfq.cluster.domain.messages import Event, Message
 from rfq.codecs.rfq_sbe import decode, encode
 
 DEFAULT_DEDUPE_CAPACITY = 100_000
 """Correlation ids remembered. A gateway's resend horizon is its unacknowledged commands at a leader
-change, a few seconds of traffic at most; 100k commands at ~100 bytes per record is ~10 MB of snapshot."""
+change, a few seconds of traffic at most; 100k commands at ~150 bytes per record is ~15 MB of snapshot."""
+
+CommandKey = Frozen
+"""A command frozen: its template id and field values. Equal for a resend, different for any other command."""
 
 
-def command_digest(command: Message) -> int:
-    """The first 8 bytes (little-endian) of BLAKE2b over the command's encoded frame: equal for a
-    resend of the same command, different (but for a 2⁻⁶⁴ accident) for any other command."""
-    digest = hashlib.blake2b(encode(command), digest_size=8).digest()
+def command_key(command: Message) -> CommandKey:
+    """The command frozen (``frozen.freeze``); raises ``KeyError`` for a snapshot record."""
+    return freeze(command)
+
+
+def key_digest(key: CommandKey) -> int:
+    """The first 8 bytes (little-endian) of BLAKE2b over the key's ``repr``: the snapshot's digest of a
+    command. The repr of a tuple of ints, strings and None is the same in every process."""
+    digest = hashlib.blake2b(repr(key).encode("utf-8"), digest_size=8).digest()
     return int.from_bytes(digest, "little")
 
 
+def command_digest(command: Message) -> int:
+    """``key_digest(command_key(command))``."""
+    return key_digest(command_key(command))
+
+
+_Entry = tuple[int, CommandKey | int, tuple[Frozen, ...] | tuple[bytes, ...]]
+"""(applied cluster time ms, the command frozen — or its digest once restored —, the events frozen
+— or encoded once restored)."""
+
+
 class DedupeWindow:
-    """A bounded, insertion-ordered map: correlation id → (applied time ms, digest, encoded events)."""
+    """A bounded, insertion-ordered map: correlation id → the command applied and its encoded outcome."""
 
     __slots__ = ("_capacity", "_entries")
 
@@ -51,36 +72,50 @@ class DedupeWindow:
         if capacity < 1:
             raise ValueError(f"dedupe capacity must be at least 1, not {capacity}")
         self._capacity = capacity
-        self._entries: OrderedDict[int, tuple[int, int, tuple[bytes, ...]]] = OrderedDict()
+        self._entries: OrderedDict[int, _Entry] = OrderedDict()
 
     @property
     def capacity(self) -> int:
         return self._capacity
 
-    def get(self, correlation_id: int) -> tuple[int, tuple[Event, ...]] | None:
-        """(command digest, the events first produced) of ``correlation_id``, or None if not in the window."""
+    def same_command(self, correlation_id: int, key: CommandKey) -> bool | None:
+        """None when ``correlation_id`` is not in the window; else whether it was applied to the command
+        whose key is ``key`` (a resend) rather than to another command (a reuse)."""
         entry = self._entries.get(correlation_id)
-        return None if entry is None else (entry[1], _decoded(entry[2]))
+        if entry is None:
+            return None
+        applied = entry[1]
+        return applied == key_digest(key) if type(applied) is int else applied == key
+
+    def get(self, correlation_id: int) -> tuple[Event, ...] | None:
+        """The events first produced by ``correlation_id``, or None if it is not in the window."""
+        entry = self._entries.get(correlation_id)
+        return None if entry is None else _events(entry[2])
 
     def record(
-        self, correlation_id: int, applied_time_ms: int, digest: int, events: tuple[Event, ...]
+        self, correlation_id: int, applied_time_ms: int, key: CommandKey, events: tuple[Event, ...]
     ) -> None:
         """Remember a newly applied correlation id, evicting the oldest one when the window is full."""
-        self.record_frames(correlation_id, applied_time_ms, digest, tuple(encode(event) for event in events))
+        self._put(correlation_id, (applied_time_ms, key, tuple(map(freeze, events))))
 
     def record_frames(
         self, correlation_id: int, applied_time_ms: int, digest: int, frames: tuple[bytes, ...]
     ) -> None:
-        """:meth:`record` for events already encoded (a snapshot being restored)."""
-        entries = self._entries
-        entries[correlation_id] = (applied_time_ms, digest, frames)
-        if len(entries) > self._capacity:
-            entries.popitem(last=False)
+        """Remember an entry of a snapshot being restored: its command's digest and its encoded events."""
+        self._put(correlation_id, (applied_time_ms, digest, frames))
 
     def frames(self) -> Iterator[tuple[int, int, int, tuple[bytes, ...]]]:
-        """(correlation id, applied time ms, digest, encoded events), oldest applied first (for snapshots)."""
-        for correlation_id, (applied_time_ms, digest, frames) in self._entries.items():
-            yield correlation_id, applied_time_ms, digest, frames
+        """(correlation id, applied time ms, command digest, encoded events), oldest applied first
+        (for snapshots)."""
+        for correlation_id, (applied_time_ms, applied, events) in self._entries.items():
+            digest = applied if type(applied) is int else key_digest(cast(CommandKey, applied))
+            yield correlation_id, applied_time_ms, digest, _frames(events)
+
+    def _put(self, correlation_id: int, entry: _Entry) -> None:
+        entries = self._entries
+        entries[correlation_id] = entry
+        if len(entries) > self._capacity:
+            entries.popitem(last=False)
 
     def __contains__(self, correlation_id: object) -> bool:
         return correlation_id in self._entries
@@ -90,10 +125,19 @@ class DedupeWindow:
 
     def __iter__(self) -> Iterator[tuple[int, int, tuple[Event, ...]]]:
         """(correlation id, applied time ms, events), oldest applied first."""
-        for correlation_id, (applied_time_ms, _digest, frames) in self._entries.items():
-            yield correlation_id, applied_time_ms, _decoded(frames)
+        for correlation_id, (applied_time_ms, _applied, events) in self._entries.items():
+            yield correlation_id, applied_time_ms, _events(events)
 
 
-def _decoded(frames: tuple[bytes, ...]) -> tuple[Event, ...]:
-    events: tuple[Event, ...] = tuple(decode(frame) for frame in frames)  # type: ignore[misc]
+def _events(stored: tuple[Frozen, ...] | tuple[bytes, ...]) -> tuple[Event, ...]:
+    """Stored events as objects: thawed, or decoded when they came from a snapshot."""
+    events: tuple[Event, ...] = tuple(
+        decode(item) if type(item) is bytes else thaw(cast(Frozen, item))  # type: ignore[misc]
+        for item in stored
+    )
     return events
+
+
+def _frames(stored: tuple[Frozen, ...] | tuple[bytes, ...]) -> tuple[bytes, ...]:
+    """Stored events encoded, as the snapshot holds them."""
+    return tuple(item if type(item) is bytes else encode(thaw(cast(Frozen, item))) for item in stored)

@@ -12,7 +12,6 @@ Every command gets exactly one ``Outcome``:
 from __future__ import annotations
 
 import enum
-from typing import NamedTuple
 
 from rfq.cluster.domain.messages import Reply
 from rfq.codecs.rfq_sbe import CommandRejected
@@ -27,14 +26,31 @@ class Audience(enum.Enum):
     """Only the session whose command produced (or re-asked for) the outcome."""
 
 
-class Outcome(NamedTuple):
-    """The events one command produced (never empty), their audience, and whether it was a duplicate."""
+class Outcome:
+    """The events one command produced (never empty), their audience, and whether it was a duplicate.
 
-    events: tuple[Reply, ...]
-    audience: Audience
-    duplicate: bool = False
+    A plain slotted class rather than a NamedTuple: one is made per command, and a NamedTuple's
+    Python-level ``__new__`` costs a measurable share of ``apply``.
+    """
+
+    __slots__ = ("audience", "duplicate", "events")
+
+    def __init__(self, events: tuple[Reply, ...], audience: Audience, duplicate: bool = False) -> None:
+        self.events = events
+        self.audience = audience
+        self.duplicate = duplicate
 
     @property
     def refused(self) -> bool:
         """True when the command was refused (its only event is a ``CommandRejected``)."""
         return type(self.events[0]) is CommandRejected
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Outcome):
+            return NotImplemented
+        return (self.events, self.audience, self.duplicate) == (other.events, other.audience, other.duplicate)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Outcome(events={self.events!r}, audience={self.audience}, duplicate={self.duplicate})"

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, cast
 
 from rfq.cluster.domain.cusip import is_valid_cusip
-from rfq.cluster.domain.dedupe import DEFAULT_DEDUPE_CAPACITY, DedupeWindow, command_digest
+from rfq.cluster.domain.dedupe import DEFAULT_DEDUPE_CAPACITY, DedupeWindow, command_key
 from rfq.cluster.domain.instruments import InstrumentBook
 from rfq.cluster.domain.messages import Command, Event, Message, Reply, SnapshotRecord
 from rfq.cluster.domain.outcome import Audience, Outcome
@@ -142,22 +142,21 @@ class StateMachine:
         if handler is None:
             return Outcome((self._refusal(command, RejectReason.UNKNOWN_TEMPLATE, cluster_time_ms),), _SENDER)
         correlation_id = cast(Command, command).correlation_id
-        digest = command_digest(command)
-        original = self._dedupe.get(correlation_id)
-        if original is not None:
-            if original[0] == digest:
-                return Outcome(original[1], _SENDER, True)
+        key = command_key(command)
+        dedupe = self._dedupe
+        same = dedupe.same_command(correlation_id, key)
+        if same is not None:
+            if same:
+                return Outcome(cast(tuple[Event, ...], dedupe.get(correlation_id)), _SENDER, True)
             refusal = self._refusal(command, RejectReason.CORRELATION_ID_REUSED, cluster_time_ms)
             return Outcome((refusal,), _SENDER)
         self._last_time_ms = cluster_time_ms
         result = handler(command, cluster_time_ms)
-        if isinstance(result, tuple):
+        if type(result) is tuple:
             outcome = Outcome(result, _BROADCAST)
-            self._dedupe.record(correlation_id, cluster_time_ms, digest, result)
         else:
-            refused = self._refusal(command, result, cluster_time_ms)
-            outcome = Outcome((refused,), _SENDER)
-            self._dedupe.record(correlation_id, cluster_time_ms, digest, (refused,))
+            outcome = Outcome((self._refusal(command, cast(RejectReason, result), cluster_time_ms),), _SENDER)
+        dedupe.record(correlation_id, cluster_time_ms, key, cast(tuple[Event, ...], outcome.events))
         return outcome
 
     def on_timer(self, correlation_id: int, cluster_time_ms: int) -> tuple[Event, ...]:
