@@ -19,10 +19,22 @@ def _messages(cls: type[Any], count: int, seed: int = 7) -> list[Any]:
     return [random_message(cls, rng) for _ in range(count)]
 
 
-@pytest.mark.parametrize(
-    "cls",
-    [rfq_sbe.CreateRfq, rfq_sbe.RfqCreated, rfq_sbe.CommandRejected, rfq_sbe.RfqRecord, rfq_sbe.SnapshotEnd],
-)
+# The batch path takes fixed-size messages only (no groups, no var data): since the multi-dealer
+# schema, CreateRfq, RfqCreated and RfqRecord carry a dealers group, so the hot fixed-size ones stand
+# in for them: SubmitQuote (a Price and an optional time), QuoteSubmitted (optional ids), RfqTraded
+# (an OptionalPrice, a TradeKind enum), RfqInvited (a uint8 with a range), AddInstrument (a char array).
+FIXED_SIZE = [
+    rfq_sbe.SubmitQuote,
+    rfq_sbe.AddInstrument,
+    rfq_sbe.QuoteSubmitted,
+    rfq_sbe.RfqTraded,
+    rfq_sbe.RfqInvited,
+    rfq_sbe.CommandRejected,
+    rfq_sbe.SnapshotEnd,
+]
+
+
+@pytest.mark.parametrize("cls", FIXED_SIZE)
 def test_batch_bytes_equal_scalar_bytes(cls: type[Any]) -> None:
     codec = BatchCodec(cls)
     messages = _messages(cls, 200)
@@ -34,6 +46,21 @@ def test_batch_bytes_equal_scalar_bytes(cls: type[Any]) -> None:
     assert codec.dtype.itemsize == 8 + cls.BLOCK_LENGTH
 
 
+def test_every_fixed_size_message_has_a_batch_codec() -> None:
+    """A message is batchable exactly when it has no groups and no var data."""
+    for cls in rfq_sbe.MESSAGE_TYPES.values():
+        fixed = all(spec.kind not in ("group", "data") for spec in cls._SPEC)
+        if fixed:
+            codec = BatchCodec(cls)
+            messages = _messages(cls, 20)
+            assert codec.encode(codec.from_messages(messages)) == b"".join(
+                rfq_sbe.encode(m) for m in messages
+            )
+        else:
+            with pytest.raises(TypeError, match="groups or var data"):
+                BatchCodec(cls)
+
+
 def test_batch_of_every_column_kind(features: ModuleType) -> None:
     codec = BatchCodec(features.Tick)
     messages = _messages(features.Tick, 300)
@@ -43,8 +70,8 @@ def test_batch_of_every_column_kind(features: ModuleType) -> None:
 
 
 def test_decode_is_a_zero_copy_view() -> None:
-    codec = BatchCodec(rfq_sbe.CreateRfq)
-    buf = bytearray(codec.encode(codec.from_messages(_messages(rfq_sbe.CreateRfq, 3))))
+    codec = BatchCodec(rfq_sbe.SubmitQuote)
+    buf = bytearray(codec.encode(codec.from_messages(_messages(rfq_sbe.SubmitQuote, 3))))
     view = codec.decode(buf)
     buf[8:16] = (123).to_bytes(8, "little")
     assert view["correlation_id"][0] == 123
@@ -52,25 +79,37 @@ def test_decode_is_a_zero_copy_view() -> None:
 
 
 def test_records_built_column_by_column() -> None:
-    codec = BatchCodec(rfq_sbe.CreateRfq)
+    codec = BatchCodec(rfq_sbe.SubmitQuote)
     records = codec.empty(1000)
     records["correlation_id"] = np.arange(1, 1001)
     records["user_id"] = 7
-    records["instrument_id"] = 3
-    records["side"] = rfq_sbe.Side.SELL
-    records["quantity"] = 1_000_000
-    records["expire_time_ms"] = 99
-    records["cl_ord_id"] = b"ORD-1"
+    records["rfq_id"] = 3
+    records["price"] = 10_050_000_000
+    records["valid_until_ms"] = 99
+    records["valid_until_ms"][1::2] = -(2**63)  # the null of an optional field: None
     frames = codec.encode(records)
-    assert rfq_sbe.decode(frames, 61 * 999, 61) == rfq_sbe.CreateRfq(
-        correlation_id=1000,
-        user_id=7,
-        instrument_id=3,
-        side=rfq_sbe.Side.SELL,
-        quantity=1_000_000,
-        expire_time_ms=99,
-        cl_ord_id="ORD-1",
+    assert codec.dtype.itemsize == 44
+    assert rfq_sbe.decode(frames, 44 * 998, 44) == rfq_sbe.SubmitQuote(
+        correlation_id=999, user_id=7, rfq_id=3, price=10_050_000_000, valid_until_ms=99
     )
+    assert rfq_sbe.decode(frames, 44 * 999, 44) == rfq_sbe.SubmitQuote(
+        correlation_id=1000, user_id=7, rfq_id=3, price=10_050_000_000, valid_until_ms=None
+    )
+
+
+def test_char_array_column() -> None:
+    codec = BatchCodec(rfq_sbe.AddInstrument)
+    records = codec.empty(3)
+    records["correlation_id"] = [1, 2, 3]
+    records["user_id"] = 1
+    records["min_quantity"] = 100
+    records["enabled"] = rfq_sbe.BooleanType.TRUE
+    records["cusip"] = [b"912828ZT0", b"AB", b""]
+    assert [m.cusip for m in codec.to_messages(codec.decode(codec.encode(records)))] == [
+        "912828ZT0",
+        "AB",
+        "",
+    ]
 
 
 def _bad(codec: BatchCodec, records: Any, field: str, value: Any, row: int = 3) -> errors.CodecError:
@@ -85,18 +124,30 @@ def _bad(codec: BatchCodec, records: Any, field: str, value: Any, row: int = 3) 
     return info.value
 
 
-def test_batch_refuses_what_the_scalar_decoder_refuses() -> None:
-    codec = BatchCodec(rfq_sbe.RfqRecord)
-    records = codec.from_messages(_messages(rfq_sbe.RfqRecord, 10))
-    assert type(_bad(codec, records, "sbe_schema_id", 700)) is errors.WrongSchemaError
-    assert type(_bad(codec, records, "sbe_template_id", 99)) is errors.UnknownTemplateError
-    assert type(_bad(codec, records, "sbe_block_length", 10)) is errors.BlockLengthError
-    assert type(_bad(codec, records, "rfq_id", 0)) is errors.BadValueError
-    assert type(_bad(codec, records, "correlation_id", -(2**63))) is errors.NullValueError
-    assert type(_bad(codec, records, "responder_user_id", 0)) is errors.BadValueError
-    assert type(_bad(codec, records, "side", 3)) is errors.UnknownEnumValueError
-    assert type(_bad(codec, records, "state", 7)) is errors.UnknownEnumValueError
-    assert type(_bad(codec, records, "cl_ord_id", b"ORD\xe9")) is errors.BadStringError
+@pytest.mark.parametrize(
+    ("cls", "field", "value", "error"),
+    [
+        (rfq_sbe.QuoteSubmitted, "sbe_schema_id", 700, errors.WrongSchemaError),
+        (rfq_sbe.QuoteSubmitted, "sbe_template_id", 99, errors.UnknownTemplateError),
+        (rfq_sbe.QuoteSubmitted, "sbe_block_length", 10, errors.BlockLengthError),
+        (rfq_sbe.QuoteSubmitted, "rfq_id", 0, errors.BadValueError),
+        (rfq_sbe.QuoteSubmitted, "timestamp_ms", -(2**63), errors.NullValueError),
+        (rfq_sbe.QuoteSubmitted, "replaced_quote_id", 0, errors.BadValueError),  # optional, minValue 1
+        (rfq_sbe.RfqInvited, "side", 3, errors.UnknownEnumValueError),
+        (rfq_sbe.RfqInvited, "dealer_count", 0, errors.BadValueError),
+        (rfq_sbe.RfqInvited, "dealer_count", 65, errors.BadValueError),
+        (rfq_sbe.RfqTraded, "kind", 3, errors.UnknownEnumValueError),
+        (rfq_sbe.RfqTraded, "price", -(2**63), errors.NullValueError),
+        (rfq_sbe.RfqEnded, "reason", 0, errors.UnknownEnumValueError),
+        (rfq_sbe.InstrumentRecord, "cusip", b"ORD\xe9", errors.BadStringError),
+    ],
+)
+def test_batch_refuses_what_the_scalar_decoder_refuses(
+    cls: type[Any], field: str, value: Any, error: type[errors.CodecError]
+) -> None:
+    codec = BatchCodec(cls)
+    records = codec.from_messages(_messages(cls, 10))
+    assert type(_bad(codec, records, field, value)) is error
 
 
 def test_batch_refusals_of_features(features: ModuleType) -> None:
@@ -120,8 +171,8 @@ def test_batch_refusals_of_features(features: ModuleType) -> None:
 
 
 def test_batch_framing_errors() -> None:
-    codec = BatchCodec(rfq_sbe.CreateRfq)
-    raw = codec.encode(codec.from_messages(_messages(rfq_sbe.CreateRfq, 2)))
+    codec = BatchCodec(rfq_sbe.SubmitQuote)
+    raw = codec.encode(codec.from_messages(_messages(rfq_sbe.SubmitQuote, 2)))
     with pytest.raises(errors.TrailingBytesError):
         codec.decode(raw + b"\x00")
     with pytest.raises(errors.ShortBufferError):
@@ -134,3 +185,5 @@ def test_batch_framing_errors() -> None:
         codec.encode_into(codec.decode(raw).copy(), bytes(200))
     with pytest.raises(TypeError, match="groups or var data"):
         BatchCodec(rfq_sbe.DedupeRecord)
+    with pytest.raises(TypeError, match="CreateRfq has groups or var data"):
+        BatchCodec(rfq_sbe.CreateRfq)  # its dealers group

@@ -9,9 +9,12 @@ from typing import Any
 import pytest
 
 from rfq.codecs import errors, rfq_sbe
-from rfq.codecs.rfq_sbe import CreateRfq, DedupeRecord, DedupeRecordOutcomes, Side
+from rfq.codecs.rfq_sbe import CreateRfq, CreateRfqDealers, DedupeRecord, DedupeRecordOutcomes, Side
 
 HEADER = struct.Struct("<HHHH")
+# CreateRfq: the 8-byte header, the 53-byte block (to byte 61), the dealers group's 4-byte header
+# (to 65) and its three 4-byte entries (to 77).
+END = 77
 
 
 def create_rfq(**changes: Any) -> CreateRfq:
@@ -23,6 +26,7 @@ def create_rfq(**changes: Any) -> CreateRfq:
         "quantity": 1_000_000,
         "expire_time_ms": 1_700_000_000_000,
         "cl_ord_id": "ORD-1",
+        "dealers": [CreateRfqDealers(dealer_user_id=u) for u in (21, 22, 23)],
     }
     fields.update(changes)
     return CreateRfq(**fields)
@@ -62,7 +66,7 @@ def test_short_buffer_in_the_block() -> None:
 
 
 def test_length_past_the_end_of_the_buffer() -> None:
-    err = decode_error(bytes(frame()), 0, 100)
+    err = decode_error(bytes(frame()), 0, END + 1)
     assert type(err) is errors.ShortBufferError
     assert "runs past the buffer" in str(err)
 
@@ -70,7 +74,7 @@ def test_length_past_the_end_of_the_buffer() -> None:
 def test_short_buffer_when_encoding() -> None:
     err = encode_error(create_rfq(), bytearray(20))
     assert type(err) is errors.ShortBufferError
-    assert str(err) == "CreateRfq: needs 61 bytes at offset 0, the buffer has 20"
+    assert str(err) == f"CreateRfq: needs {END} bytes at offset 0, the buffer has 20"
 
 
 def test_read_only_buffer_and_negative_offset() -> None:
@@ -111,8 +115,8 @@ def test_acting_block_length_too_short() -> None:
 def test_longer_acting_block_length_is_skipped() -> None:
     data = frame()
     HEADER.pack_into(data, 0, 60, 3, 701, 2)
-    data += bytes(7)
-    assert rfq_sbe.decode_from(bytes(data)) == (create_rfq(), 68)
+    data[61:61] = bytes(7)  # a newer version's fields: the dealers group starts after them
+    assert rfq_sbe.decode_from(bytes(data)) == (create_rfq(), END + 7)
 
 
 def test_unsupported_version(features: ModuleType) -> None:
@@ -127,7 +131,7 @@ def test_trailing_bytes_of_a_known_version() -> None:
     data = bytes(frame()) + b"\x00"
     err = decode_error(data, 0, len(data))
     assert type(err) is errors.TrailingBytesError
-    assert str(err) == "CreateRfq: 1 bytes after the message (ends at 61, frame at 62)"
+    assert str(err) == f"CreateRfq: 1 bytes after the message (ends at {END}, frame at {END + 1})"
     assert rfq_sbe.decode(data) == create_rfq()  # without a length the rest of the buffer is not the frame's
 
 
@@ -220,28 +224,59 @@ def test_group_count_out_of_range(features: ModuleType) -> None:
     err = encode_error(nested, bytearray(4096))
     assert type(err) is errors.GroupCountError
     assert str(err) == "Nested.legs.fills: 21 entries is outside the allowed count [0, 20]"
-    record = DedupeRecord(correlation_id=1, applied_time_ms=2, outcomes=[])
+    record = DedupeRecord(correlation_id=1, applied_time_ms=2, command_digest=3, outcomes=[])
     data = bytearray(rfq_sbe.encode(record))
-    struct.pack_into("<HH", data, 24, 2, 65535)
+    struct.pack_into("<HH", data, 32, 2, 65535)
     err = decode_error(bytes(data))
     assert type(err) is errors.GroupCountError
     assert str(err) == "DedupeRecord.outcomes: 65535 entries is outside the allowed count [0, 65534]"
+    data = frame()
+    struct.pack_into("<HH", data, 61, 4, 65535)
+    err = decode_error(bytes(data))
+    assert type(err) is errors.GroupCountError
+    assert str(err) == "CreateRfq.dealers: 65535 entries is outside the allowed count [0, 65534]"
+    assert err.template_id == 3
+    err = encode_error(create_rfq(dealers=[CreateRfqDealers(dealer_user_id=9)] * 65535), bytearray(270_000))
+    assert type(err) is errors.GroupCountError
+
+
+def test_bad_value_in_a_group_entry() -> None:
+    err = encode_error(
+        create_rfq(dealers=[CreateRfqDealers(dealer_user_id=5), CreateRfqDealers(dealer_user_id=0)])
+    )
+    assert type(err) is errors.BadValueError
+    assert str(err) == "CreateRfq.dealers.dealer_user_id: 0 is outside the allowed range [1, 2147483647]"
+    data = frame()
+    struct.pack_into("<i", data, 69, 0)  # the second dealer
+    err = decode_error(bytes(data))
+    assert type(err) is errors.BadValueError
+    assert str(err) == "CreateRfq.dealers.dealer_user_id: 0 is outside the allowed range [1, 2147483647]"
 
 
 def test_short_group_entry_and_var_data() -> None:
     record = DedupeRecord(
-        correlation_id=1, applied_time_ms=2, outcomes=[DedupeRecordOutcomes(template_id=3, frame=b"abcdef")]
+        correlation_id=1,
+        applied_time_ms=2,
+        command_digest=2**64 - 2,
+        outcomes=[DedupeRecordOutcomes(template_id=3, frame=b"abcdef")],
     )
-    data = rfq_sbe.encode(record)
-    err = decode_error(data[:29])
+    data = rfq_sbe.encode(record)  # block to byte 32, group header to 36, entry to 38, var data to 48
+    err = decode_error(data[:37])
     assert type(err) is errors.ShortBufferError
-    assert str(err) == "DedupeRecord.outcomes: a group entry needs the frame to reach byte 30, it ends at 29"
+    assert str(err) == "DedupeRecord.outcomes: a group entry needs the frame to reach byte 38, it ends at 37"
     err = decode_error(data[:-1])
     assert type(err) is errors.ShortBufferError
     assert (
         str(err)
-        == "DedupeRecord.outcomes.frame: the var data needs the frame to reach byte 40, it ends at 39"
+        == "DedupeRecord.outcomes.frame: the var data needs the frame to reach byte 48, it ends at 47"
     )
+    err = decode_error(bytes(frame()[: END - 1]))
+    assert type(err) is errors.ShortBufferError
+    assert str(err) == f"CreateRfq.dealers: a group entry needs the frame to reach byte {END}, it ends at 76"
+    err = decode_error(bytes(frame()[:63]))
+    assert type(err) is errors.ShortBufferError
+    assert str(err) == "CreateRfq.dealers: the group header needs the frame to reach byte 65, it ends at 63"
+    assert err.template_id == 3
 
 
 def test_var_data_too_long(features: ModuleType) -> None:
@@ -256,6 +291,7 @@ def test_var_data_too_long(features: ModuleType) -> None:
     record = DedupeRecord(
         correlation_id=1,
         applied_time_ms=2,
+        command_digest=0,
         outcomes=[DedupeRecordOutcomes(template_id=3, frame=bytes(1048577))],
     )
     err = encode_error(record, bytearray(1048700))

@@ -99,9 +99,21 @@ def test_ir_of_rfq_schema() -> None:
     create = next(m for m in ir.messages if m.name == "CreateRfq")
     assert create.block_length == 53
     assert [(f.name, f.offset) for f in create.fields][-2:] == [("expireTimeMs", 25), ("clOrdId", 33)]
+    assert [(g.name, g.id, g.block_length) for g in create.groups] == [("dealers", 8, 4)]
+    record = next(m for m in ir.messages if m.name == "RfqRecord")
+    dealers = record.groups[0]
+    assert dealers.block_length == 4 + 1 + 5 * 8  # packed, as sbe-tool lays it out: no alignment padding
+    assert [(f.name, f.offset) for f in dealers.fields][:3] == [
+        ("dealerUserId", 0),
+        ("state", 4),
+        ("quoteId", 5),
+    ]
     dedupe = next(m for m in ir.messages if m.name == "DedupeRecord")
+    assert dedupe.block_length == 24
     assert dedupe.groups[0].block_length == 2
     assert dedupe.groups[0].data[0].max_length == 1048576
+    commands = [m.id for m in ir.messages if m.id < 20]
+    assert commands[:10] == list(range(1, 11))
 
 
 def test_names() -> None:

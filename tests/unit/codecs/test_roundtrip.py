@@ -47,9 +47,10 @@ def test_contract_of_docs_codec_api() -> None:
     assert issubclass(rfq_sbe.Side, enum.IntEnum)
     assert int(rfq_sbe.Side.BUY) == 1
     assert int(rfq_sbe.BooleanType.TRUE) == 1
-    assert int(rfq_sbe.RfqState.QUOTED) == 1
-    assert int(rfq_sbe.CancelReason.REQUESTER) == 1
-    assert int(rfq_sbe.RejectReason.UNKNOWN_RFQ) == 13
+    assert int(rfq_sbe.DealerState.QUOTED) == 1
+    assert int(rfq_sbe.EndReason.CANCELED) == 3
+    assert int(rfq_sbe.TradeKind.QUOTE_HIT) == 1
+    assert int(rfq_sbe.RejectReason.UNKNOWN_RFQ) == 17
     assert rfq_sbe.PRICE_EXPONENT == -8
     assert rfq_sbe.CreateRfq.TEMPLATE_ID == 3
     assert rfq_sbe.CreateRfq.BLOCK_LENGTH == 53
@@ -63,37 +64,78 @@ def test_contract_of_docs_codec_api() -> None:
         "quantity",
         "expire_time_ms",
         "cl_ord_id",
+        "dealers",
     )
+    create = rfq_sbe.CreateRfq(
+        correlation_id=1,
+        user_id=7,
+        instrument_id=3,
+        side=rfq_sbe.Side.BUY,
+        quantity=1_000_000,
+        expire_time_ms=99,
+        cl_ord_id="ORD-1",
+        dealers=(rfq_sbe.CreateRfqDealers(dealer_user_id=21), rfq_sbe.CreateRfqDealers(dealer_user_id=22)),
+    )
+    assert create.dealers == [  # any sequence, copied into a list
+        rfq_sbe.CreateRfqDealers(dealer_user_id=21),
+        rfq_sbe.CreateRfqDealers(dealer_user_id=22),
+    ]
+    assert create.encoded_length() == 8 + 53 + 4 + 2 * 4
     record = rfq_sbe.DedupeRecord(
         correlation_id=1,
         applied_time_ms=2,
+        command_digest=2**64 - 2,
         outcomes=[rfq_sbe.DedupeRecordOutcomes(template_id=23, frame=b"x")],
     )
     assert isinstance(record.outcomes, list)
-    assert rfq_sbe.MESSAGE_TYPES[43] is rfq_sbe.DedupeRecord
+    assert rfq_sbe.MESSAGE_TYPES[44] is rfq_sbe.DedupeRecord
+    assert rfq_sbe.decode(rfq_sbe.encode(record)) == record
 
 
 def test_optional_fields_are_none_and_default_to_none() -> None:
-    event = rfq_sbe.RfqExpired(rfq_id=1, requester_user_id=2, timestamp_ms=3)
-    assert event.responder_user_id is None
+    event = rfq_sbe.QuoteSubmitted(
+        recipient_user_id=5,
+        rfq_id=1,
+        quote_id=2,
+        dealer_user_id=5,
+        price=100,
+        valid_until_ms=3,
+        timestamp_ms=4,
+    )
+    assert event.correlation_id is None
+    assert event.replaced_quote_id is None
     decoded = rfq_sbe.decode(rfq_sbe.encode(event))
     assert decoded == event
-    assert decoded.responder_user_id is None  # type: ignore[union-attr]
+    assert decoded.correlation_id is None  # type: ignore[union-attr]
+    assert decoded.replaced_quote_id is None  # type: ignore[union-attr]
+    assert (
+        rfq_sbe.CreateRfq(
+            correlation_id=1,
+            user_id=7,
+            instrument_id=3,
+            side=rfq_sbe.Side.BUY,
+            quantity=1,
+            expire_time_ms=99,
+            cl_ord_id="",
+        ).dealers
+        == []
+    )  # a group defaults to no entries
 
 
 def test_price_is_the_mantissa() -> None:
-    quote = rfq_sbe.QuoteRfq(correlation_id=1, user_id=2, rfq_id=3, price=10_050_000_000)
+    quote = rfq_sbe.SubmitQuote(correlation_id=1, user_id=2, rfq_id=3, price=10_050_000_000)
     frame = rfq_sbe.encode(quote)
     assert frame[8 + 20 : 8 + 28] == (10_050_000_000).to_bytes(8, "little", signed=True)
+    assert frame[8 + 28 : 8 + 36] == (-(2**63)).to_bytes(8, "little", signed=True)  # valid_until_ms null
     assert rfq_sbe.decode(frame) == quote
 
 
 def test_equality_repr_and_hash() -> None:
-    a = rfq_sbe.AcceptRfq(correlation_id=1, user_id=2, rfq_id=3)
-    b = rfq_sbe.AcceptRfq(correlation_id=1, user_id=2, rfq_id=3)
+    a = rfq_sbe.WithdrawQuote(correlation_id=1, user_id=2, rfq_id=3)
+    b = rfq_sbe.WithdrawQuote(correlation_id=1, user_id=2, rfq_id=3)
     assert a == b
-    assert a != rfq_sbe.RejectRfq(correlation_id=1, user_id=2, rfq_id=3)
-    assert repr(a) == "AcceptRfq(correlation_id=1, user_id=2, rfq_id=3)"
+    assert a != rfq_sbe.PassRfq(correlation_id=1, user_id=2, rfq_id=3)  # same fields, another message
+    assert repr(a) == "WithdrawQuote(correlation_id=1, user_id=2, rfq_id=3)"
     with pytest.raises(TypeError):
         hash(a)
     with pytest.raises(AttributeError):

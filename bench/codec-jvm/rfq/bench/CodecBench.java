@@ -21,13 +21,17 @@ import rfq.sbe.Side;
  *
  * <p>A round trip is what a service does with a frame: encode header and message into a buffer, read
  * the header back, check schema and template, decode every field (the char array into a reused
- * byte[], so the hot path allocates nothing, as in the published JMH numbers). Compiled by the
+ * byte[], so the hot path allocates nothing, as in the published JMH numbers) and every entry of the
+ * dealers group. Both messages carry {@link #DEALERS} dealers, as bench/codec.py's do. Compiled by the
  * Makefile next to sbe-tool's codecs into build/sbe-java/classes.
  */
 public final class CodecBench
 {
     public static final int CREATE_RFQ = 0;
     public static final int RFQ_CREATED = 1;
+    /** The dealers an RFQ asks in this benchmark (user ids 21 to 25), the same in bench/codec.py. */
+    public static final int DEALERS = 5;
+    private static final int FIRST_DEALER = 21;
 
     private final UnsafeBuffer buffer = new UnsafeBuffer(ByteBuffer.allocateDirect(256));
     private final MessageHeaderEncoder headerEncoder = new MessageHeaderEncoder();
@@ -46,7 +50,7 @@ public final class CodecBench
         System.arraycopy(text, 0, clOrdIdIn, 0, text.length);
     }
 
-    /** Encode then decode one CreateRfq; returns a checksum of the decoded fields. */
+    /** Encode then decode one CreateRfq with its dealers; returns a checksum of the decoded fields. */
     public long roundTripCreateRfq(final long i)
     {
         createRfqEncoder.wrapAndApplyHeader(buffer, 0, headerEncoder)
@@ -57,6 +61,11 @@ public final class CodecBench
             .quantity(1_000_000L)
             .expireTimeMs(1_700_000_000_000L)
             .putClOrdId(clOrdIdIn, 0);
+        final CreateRfqEncoder.DealersEncoder dealers = createRfqEncoder.dealersCount(DEALERS);
+        for (int k = 0; k < DEALERS; k++)
+        {
+            dealers.next().dealerUserId(FIRST_DEALER + k);
+        }
         headerDecoder.wrap(buffer, 0);
         if (headerDecoder.schemaId() != CreateRfqDecoder.SCHEMA_ID ||
             headerDecoder.templateId() != CreateRfqDecoder.TEMPLATE_ID)
@@ -65,12 +74,19 @@ public final class CodecBench
         }
         final CreateRfqDecoder d = createRfqDecoder.wrap(
             buffer, MessageHeaderDecoder.ENCODED_LENGTH, headerDecoder.blockLength(), headerDecoder.version());
+        long sum = d.correlationId() + d.userId() + d.instrumentId() + d.side().value() + d.quantity() +
+            d.expireTimeMs();
         d.getClOrdId(clOrdIdOut, 0);
-        return d.correlationId() + d.userId() + d.instrumentId() + d.side().value() + d.quantity() +
-            d.expireTimeMs() + clOrdIdOut[0];
+        sum += clOrdIdOut[0];
+        final CreateRfqDecoder.DealersDecoder group = d.dealers();
+        while (group.hasNext())
+        {
+            sum += group.next().dealerUserId();
+        }
+        return sum;
     }
 
-    /** Encode then decode one RfqCreated; returns a checksum of the decoded fields. */
+    /** Encode then decode one RfqCreated with its dealers; returns a checksum of the decoded fields. */
     public long roundTripRfqCreated(final long i)
     {
         rfqCreatedEncoder.wrapAndApplyHeader(buffer, 0, headerEncoder)
@@ -83,6 +99,11 @@ public final class CodecBench
             .expireTimeMs(1_700_000_000_000L)
             .timestampMs(1_699_999_999_000L)
             .putClOrdId(clOrdIdIn, 0);
+        final RfqCreatedEncoder.DealersEncoder dealers = rfqCreatedEncoder.dealersCount(DEALERS);
+        for (int k = 0; k < DEALERS; k++)
+        {
+            dealers.next().dealerUserId(FIRST_DEALER + k);
+        }
         headerDecoder.wrap(buffer, 0);
         if (headerDecoder.schemaId() != RfqCreatedDecoder.SCHEMA_ID ||
             headerDecoder.templateId() != RfqCreatedDecoder.TEMPLATE_ID)
@@ -91,9 +112,30 @@ public final class CodecBench
         }
         final RfqCreatedDecoder d = rfqCreatedDecoder.wrap(
             buffer, MessageHeaderDecoder.ENCODED_LENGTH, headerDecoder.blockLength(), headerDecoder.version());
+        long sum = d.correlationId() + d.rfqId() + d.requesterUserId() + d.instrumentId() + d.side().value() +
+            d.quantity() + d.expireTimeMs() + d.timestampMs();
         d.getClOrdId(clOrdIdOut, 0);
-        return d.correlationId() + d.rfqId() + d.requesterUserId() + d.instrumentId() + d.side().value() +
-            d.quantity() + d.expireTimeMs() + d.timestampMs() + clOrdIdOut[0];
+        sum += clOrdIdOut[0];
+        final RfqCreatedDecoder.DealersDecoder group = d.dealers();
+        while (group.hasNext())
+        {
+            sum += group.next().dealerUserId();
+        }
+        return sum;
+    }
+
+    /**
+     * The frame round trip {@code i} encodes (header included), for bench/codec.py to check that Java
+     * and Python time the same message.
+     */
+    public byte[] frame(final int message, final long i)
+    {
+        run(message, i, 1);
+        final int length = MessageHeaderDecoder.ENCODED_LENGTH + (message == CREATE_RFQ ?
+            createRfqEncoder.encodedLength() : rfqCreatedEncoder.encodedLength());
+        final byte[] out = new byte[length];
+        buffer.getBytes(0, out);
+        return out;
     }
 
     private long run(final int message, final long from, final int ops)
