@@ -50,6 +50,7 @@ ALLOWED = {
     "collections.abc",
     "enum",
     "hashlib",
+    "operator",
     "heapq",
     "typing",
     "rfq.codecs.rfq_sbe",
