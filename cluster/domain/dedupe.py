@@ -29,7 +29,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from typing import cast
 
-from rfq.cluster.domain.frozen import Frozen, freeze, thaw
+from rfq.cluster.domain.frozen import FREEZERS, Frozen, freeze, thaw
 from rfq.cluster.domain.messages import Event, Message
 from rfq.codecs.rfq_sbe import decode, encode
 
@@ -96,7 +96,8 @@ class DedupeWindow:
         self, correlation_id: int, applied_time_ms: int, key: CommandKey, events: tuple[Event, ...]
     ) -> None:
         """Remember a newly applied correlation id, evicting the oldest one when the window is full."""
-        self._put(correlation_id, (applied_time_ms, key, tuple(map(freeze, events))))
+        frozen = tuple([FREEZERS[type(event)](event) for event in events])
+        self._put(correlation_id, (applied_time_ms, key, frozen))
 
     def record_frames(
         self, correlation_id: int, applied_time_ms: int, digest: int, frames: tuple[bytes, ...]

@@ -29,6 +29,9 @@ Bond platforms commonly allow about five; regulated swap venues require at least
 DEFAULT_ENDED_CAPACITY = 100_000
 """Recently ended RFQs remembered with their end reason (about 2 MB of snapshot when full)."""
 
+_QUOTED = DealerState.QUOTED
+_BUY = Side.BUY
+
 QUOTING_STATES: frozenset[DealerState] = frozenset({DealerState.QUOTED, DealerState.WITHDRAWN})
 """A dealer in one of these states quoted in the RFQ at least once: it is done away if another wins."""
 
@@ -63,7 +66,7 @@ class Dealer:
 
     def quote(self, quote_id: int, price: int, valid_until_ms: int | None) -> None:
         """A new current quote; any counter to the previous one dies."""
-        self.state = DealerState.QUOTED
+        self.state = _QUOTED
         self.quote_id, self.price, self.valid_until_ms = quote_id, price, valid_until_ms
         self.counter_id = self.counter_price = None
 
@@ -126,7 +129,7 @@ class Rfq:
 
     def live_quote(self, dealer: Dealer, now: int) -> bool:
         """True when ``dealer`` has a current quote that may still be hit at ``now``."""
-        return dealer.state == DealerState.QUOTED and now < self.validity_of(dealer)
+        return dealer.state is _QUOTED and now < self.validity_of(dealer)
 
     def dealer_with_live_quote(self, quote_id: int, now: int) -> Dealer | None:
         """The dealer whose live quote is ``quote_id``, or None."""
@@ -145,7 +148,7 @@ class Rfq:
         ]
         if not prices:
             return None
-        return min(prices) if self.side == Side.BUY else max(prices)
+        return min(prices) if self.side is _BUY else max(prices)
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in sorted(self.__slots__))

@@ -75,6 +75,10 @@ INT32_MAX = 2**31 - 1
 CL_ORD_ID_LENGTH = 20
 
 _SIDES = (Side.BUY, Side.SELL)
+_BUY = Side.BUY
+# Enum members read on every command: module constants, because a class attribute lookup on an Enum
+# costs ~0.1 µs in CPython 3.11.
+_QUOTED, _WITHDRAWN, _PASSED = DealerState.QUOTED, DealerState.WITHDRAWN, DealerState.PASSED
 _BOOLEANS = (BooleanType.FALSE, BooleanType.TRUE)
 _BROADCAST = Audience.BROADCAST
 _SENDER = Audience.SENDER
@@ -448,7 +452,7 @@ class StateMachine:
         valid_until_ms = command.valid_until_ms
         if valid_until_ms is not None and not now < valid_until_ms <= rfq.expire_time_ms:
             return RejectReason.INVALID_VALIDITY
-        replaced = dealer.quote_id if dealer.state == DealerState.QUOTED else None
+        replaced = dealer.quote_id if dealer.state is _QUOTED else None
         quote_id = self._rfqs.next_quote()
         dealer.quote(quote_id, command.price, valid_until_ms)
         validity = rfq.validity_of(dealer)
@@ -478,7 +482,7 @@ class StateMachine:
         if not rfq.live_quote(dealer, now):
             return RejectReason.QUOTE_NOT_LIVE
         quote_id = cast(int, dealer.quote_id)
-        dealer.drop_quote(DealerState.WITHDRAWN)
+        dealer.drop_quote(_WITHDRAWN)
 
         def copy(recipient: int, correlation_id: int | None) -> QuoteWithdrawn:
             return QuoteWithdrawn(
@@ -499,7 +503,7 @@ class StateMachine:
         if isinstance(found, RejectReason):
             return found
         rfq, dealer = found
-        dealer.drop_quote(DealerState.PASSED)
+        dealer.drop_quote(_PASSED)
 
         def copy(recipient: int, correlation_id: int | None) -> DealerPassed:
             return DealerPassed(
@@ -556,7 +560,7 @@ class StateMachine:
         dealer = rfq.dealers.get(user_id)
         if dealer is None:
             return RejectReason.NOT_INVITED
-        if dealer.state == DealerState.PASSED:
+        if dealer.state is _PASSED:
             return RejectReason.DEALER_PASSED
         return rfq, dealer
 
@@ -590,7 +594,7 @@ class StateMachine:
         cover = rfq.best_live_price(now, excluding=winner.user_id)
         trade_id = self._rfqs.next_trade()
         requester = rfq.requester_user_id
-        buyer, seller = (requester, winner.user_id) if rfq.side == Side.BUY else (winner.user_id, requester)
+        buyer, seller = (requester, winner.user_id) if rfq.side is _BUY else (winner.user_id, requester)
         actor = command.user_id
         self._end(rfq, EndReason.TRADED)
 
@@ -623,7 +627,7 @@ class StateMachine:
                 timestamp_ms=now,
             )
             for dealer in rfq.dealers.values()
-            if dealer is not winner and dealer.state != DealerState.PASSED
+            if dealer is not winner and dealer.state is not _PASSED
         )
         return tuple(events)
 
@@ -631,7 +635,7 @@ class StateMachine:
     def _ended_events(rfq: Rfq, reason: EndReason, correlation_id: int | None, now: int) -> tuple[Event, ...]:
         """``RfqEnded`` to the requester (with ``correlation_id``), then to every dealer still in it."""
         recipients = [rfq.requester_user_id]
-        recipients.extend(d.user_id for d in rfq.dealers.values() if d.state != DealerState.PASSED)
+        recipients.extend(d.user_id for d in rfq.dealers.values() if d.state is not _PASSED)
         return tuple(
             RfqEnded(
                 recipient_user_id=recipient,
