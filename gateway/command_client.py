@@ -7,12 +7,16 @@ the client's half of exactly-once is to keep every command until its outcome arr
 again, with the same correlation id, whenever it may have been lost: after a new leader, after a
 reconnection, and after ``resend_after_s`` without an answer.
 
-Correlation ids must be unique across all gateways of a cluster: this client puts its ``gateway_id``
-in the top 16 bits and a sequence below.
+Correlation ids must be unique across all gateways of a cluster *and* across restarts of one gateway
+(the cluster answers a known id with its original outcome and applies nothing): :class:`CorrelationIds`
+builds them as ``gateway_id (16 bits) | epoch (23 bits) | sequence (24 bits)``, where the epoch is a
+number the gateway persists and increments at every start (``rfq.gateway.identity``), and a new
+epoch is taken whenever a life's sequence runs out.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,7 +30,64 @@ EventHandler = Callable[[Any], None]
 OutcomeHandler = Callable[[int, Any], None]
 
 GATEWAY_ID_BITS = 16
-SEQUENCE_BITS = 63 - GATEWAY_ID_BITS
+EPOCH_BITS = 23
+SEQUENCE_BITS = 63 - GATEWAY_ID_BITS - EPOCH_BITS
+"""24 bits: 16.7 million commands per epoch before a new epoch is taken."""
+MAX_EPOCH = (1 << EPOCH_BITS) - 1
+_EVENTS = range(20, 40)
+"""Template ids of events (schema/rfq.xml): only an event can be a command's outcome. The records of a
+QueryState answer carry no correlation id of their own (an RfqRecord holds the one that created it)."""
+
+
+class CorrelationIds:
+    """Correlation ids of one gateway: ``gateway_id | epoch | sequence``, never repeated.
+
+    ``epoch`` is this life's number (persisted and incremented at every start by the caller);
+    ``renew_epoch`` gives a fresh one when the sequence is exhausted (None: raise instead). Thread-safe:
+    the gateway core allocates on its event loop and its cluster thread.
+    """
+
+    def __init__(self, gateway_id: int, epoch: int = 0, renew_epoch: Callable[[], int] | None = None) -> None:
+        if not 0 <= gateway_id < 1 << GATEWAY_ID_BITS:
+            raise ValueError(f"gateway id {gateway_id} does not fit {GATEWAY_ID_BITS} bits")
+        self.gateway_id = gateway_id
+        self._renew_epoch = renew_epoch
+        self._lock = threading.Lock()
+        self._epoch = self._checked(epoch)
+        self._sequence = 0
+
+    @staticmethod
+    def _checked(epoch: int) -> int:
+        if not 0 <= epoch <= MAX_EPOCH:
+            raise ValueError(f"epoch {epoch} does not fit {EPOCH_BITS} bits")
+        return epoch
+
+    @property
+    def epoch(self) -> int:
+        """The epoch of the ids allocated now."""
+        return self._epoch
+
+    def next(self) -> int:
+        """A correlation id this gateway never used, in this life or an earlier one."""
+        with self._lock:
+            if self._sequence == (1 << SEQUENCE_BITS) - 1:
+                if self._renew_epoch is None:
+                    raise OverflowError(f"epoch {self._epoch} has no correlation ids left")
+                self._epoch = self._checked(self._renew_epoch())
+                self._sequence = 0
+            self._sequence += 1
+            return (
+                self.gateway_id << (EPOCH_BITS + SEQUENCE_BITS)
+                | self._epoch << SEQUENCE_BITS
+                | self._sequence
+            )
+
+    @staticmethod
+    def split(correlation_id: int) -> tuple[int, int, int]:
+        """``(gateway_id, epoch, sequence)`` of an id made by this class."""
+        sequence = correlation_id & ((1 << SEQUENCE_BITS) - 1)
+        epoch = (correlation_id >> SEQUENCE_BITS) & MAX_EPOCH
+        return correlation_id >> (EPOCH_BITS + SEQUENCE_BITS), epoch, sequence
 
 
 @dataclass
@@ -46,15 +107,21 @@ class CommandClient:
         *,
         on_event: EventHandler | None = None,
         on_outcome: OutcomeHandler | None = None,
+        on_session_change: Callable[[], None] | None = None,
         resend_after_s: float = 3.0,
         clock: Callable[[], float] = time.monotonic,
+        epoch: int = 0,
+        correlation_ids: CorrelationIds | None = None,
     ) -> None:
-        if not 0 <= gateway_id < 1 << GATEWAY_ID_BITS:
-            raise ValueError(f"gateway id {gateway_id} does not fit {GATEWAY_ID_BITS} bits")
+        """``epoch``: this life's number (see :class:`CorrelationIds`); or pass ``correlation_ids`` to
+        share an allocator. ``on_session_change`` is called (on the polling thread) after a new leader
+        or a reconnection: whatever the cluster broadcast meanwhile may have been lost."""
         self.config = config
-        self._prefix = gateway_id << SEQUENCE_BITS
-        self._sequence = 0
+        self.ids = correlation_ids or CorrelationIds(gateway_id, epoch)
+        if self.ids.gateway_id != gateway_id:
+            raise ValueError(f"the allocator is gateway {self.ids.gateway_id}'s, not {gateway_id}'s")
         self._on_event = on_event
+        self._on_session_change = on_session_change
         self._on_outcome = on_outcome
         self._resend_after_s = resend_after_s
         self._clock = clock
@@ -91,19 +158,24 @@ class CommandClient:
 
     # --- commands -----------------------------------------------------------------------------
     def next_correlation_id(self) -> int:
-        """A correlation id no other gateway of the cluster will use."""
-        self._sequence += 1
-        return self._prefix | self._sequence
+        """A correlation id no other gateway of the cluster, nor an earlier life of this one, used."""
+        return self.ids.next()
 
     def submit(self, command: Any) -> int:
         """Send ``command`` (its ``correlation_id`` set) and keep it until its outcome; return that id."""
         correlation_id = int(command.correlation_id)
+        self.submit_frame(correlation_id, rfq_sbe.encode(command))
+        return correlation_id
+
+    def submit_frame(self, correlation_id: int, frame: bytes) -> None:
+        """Send an encoded command whose correlation id is ``correlation_id`` and keep it until its
+        outcome. A gateway that kept the frame of a command whose outcome it never heard (it
+        restarted) submits the very same bytes again: the cluster answers with the original outcome."""
         if correlation_id in self._pending:
             raise ValueError(f"correlation id {correlation_id} is already waiting for its outcome")
-        pending = _Pending(rfq_sbe.encode(command), None)
+        pending = _Pending(bytes(frame), None)
         self._pending[correlation_id] = pending
         self._send(pending)
-        return correlation_id
 
     def request(self, command: Any, timeout_s: float = 30.0) -> Any:
         """Submit ``command`` and poll until its outcome (the first event naming it) arrives; return it.
@@ -133,6 +205,18 @@ class CommandClient:
     @property
     def leader_member_id(self) -> int:
         return self._client.leader_member_id
+
+    def send_keep_alive(self) -> bool:
+        """Tell the cluster this session is alive; an idle session must, or the cluster closes it."""
+        try:
+            return self._client.send_keep_alive()
+        except Exception:
+            return False
+
+    @property
+    def is_connected(self) -> bool:
+        """True while the session is open (it may still be between leaders)."""
+        return not self._client.is_closed
 
     def poll(self) -> int:
         """Deliver egress, reconnect if the session was closed, (re)send what needs it; return work done."""
@@ -175,7 +259,9 @@ class CommandClient:
         except CodecError:
             self.undecodable_frames += 1
             return
-        correlation_id: int | None = getattr(event, "correlation_id", None)
+        correlation_id: int | None = (
+            getattr(event, "correlation_id", None) if event.TEMPLATE_ID in _EVENTS else None
+        )
         resolved = correlation_id is not None and self._pending.pop(correlation_id, None) is not None
         if resolved and correlation_id is not None:
             if correlation_id in self._awaited:
@@ -188,6 +274,8 @@ class CommandClient:
     def _on_new_leader(self, leader_member_id: int) -> None:
         self.leader_changes += 1
         self._mark_all_unsent()
+        if self._on_session_change is not None:
+            self._on_session_change()
 
     def _mark_all_unsent(self) -> None:
         for pending in self._pending.values():
@@ -201,3 +289,5 @@ class CommandClient:
             return
         self.reconnects += 1
         self._mark_all_unsent()
+        if self._on_session_change is not None:
+            self._on_session_change()

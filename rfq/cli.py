@@ -95,11 +95,17 @@ service_option = click.option(
 @port_base_option
 @service_option
 @click.option("--demo/--no-demo", default=True, show_default=True, help="Load demo instruments and RFQs.")
-def run(base_dir: Path | None, port_base: int, service: str, demo: bool) -> None:
+@click.option(
+    "--web/--no-web", default=True, show_default=True, help="Start the web gateway beside the node."
+)
+@click.option(
+    "--web-port", type=int, default=8080, show_default=True, help="The web gateway's port (0: any free)."
+)
+def run(base_dir: Path | None, port_base: int, service: str, demo: bool, web: bool, web_port: int) -> None:
     """Start the embedded single-node platform in this process; Ctrl-C stops it cleanly.
 
     The node hosts the RFQ service and, unless --no-demo, is loaded with a few bonds and three RFQs
-    (one traded, one countered, one open) through an in-process client session.
+    (one traded, one live with quotes and a counter, one open) through an in-process client session.
     """
     from rfq.cluster.node import EmbeddedNode, NodeConfig
 
@@ -117,10 +123,30 @@ def run(base_dir: Path | None, port_base: int, service: str, demo: bool) -> None
                 demo_data.load(client, lambda line: click.echo(f"rfq: demo: {line}"))
             finally:
                 client.close()
-        click.echo("rfq: running; Ctrl-C to stop")
-        _serve(node, stop)
-        click.echo("rfq: stopping")
+        gateway = _start_web(node, base_dir, web_port) if web and service == "rfq" else None
+        try:
+            click.echo("rfq: running; Ctrl-C to stop")
+            _serve(node, stop)
+            click.echo("rfq: stopping")
+        finally:
+            if gateway is not None:
+                gateway.stop()
     click.echo("rfq: stopped")
+
+
+def _start_web(node: Any, base_dir: Path | None, port: int) -> Any:
+    """The web gateway beside an embedded node (IPC to it); None, said, when it cannot start."""
+    from rfq.gateway.web.server import embedded_client_config, serve_web
+
+    data_dir = (base_dir or node.base_dir) / "gateway"
+    try:
+        gateway = serve_web(embedded_client_config(node.aeron_directory_name), data_dir, port=port)
+    except (OSError, RuntimeError, TimeoutError) as error:
+        click.echo(f"rfq: web gateway not started: {error}")
+        return None
+    click.echo(f"rfq: web gateway on {gateway.url} (API docs {gateway.url}/docs); users in {data_dir}")
+    click.echo(f"rfq: add a user: rfq gateway users add --data-dir {data_dir} NAME trader|dealer|operator")
+    return gateway
 
 
 @main.command()
@@ -218,3 +244,147 @@ def cluster(members: int, port_base: int, base_dir: Path, service: str) -> None:
         finally:
             local.stop()
     click.echo("rfq: cluster stopped")
+
+
+# --- gateways ---------------------------------------------------------------------------------------
+data_dir_option = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("var/gateway"),
+    show_default=True,
+    help="The gateway's identity directory, epoch and idempotency keys (gateway.sqlite).",
+)
+
+
+DEFAULT_GATEWAY_ID = 2
+"""Gateway ids are unique per cluster; 1 is the demo loader's (rfq.demo)."""
+
+
+@main.group()
+def gateway() -> None:
+    """Run a gateway, and manage its identity directory."""
+
+
+@gateway.command("web")
+@click.option(
+    "--cluster",
+    "endpoints",
+    default=None,
+    help="Ingress endpoints, 0=host:port,1=host:port (default: a local cluster at --port-base).",
+)
+@port_base_option
+@click.option("--secret", default=None, help=f"The cluster secret (prefer --secret-file or {SECRET_ENV}).")
+@click.option(
+    "--secret-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help=f"File holding the cluster secret (default: the {SECRET_ENV} environment variable).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option("--port", type=int, default=8080, show_default=True, help="The HTTP port.")
+@data_dir_option
+@click.option(
+    "--gateway-id",
+    type=click.IntRange(0, 65535),
+    default=DEFAULT_GATEWAY_ID,
+    show_default=True,
+    help="Unique among the cluster's gateways, and kept with its data dir (1 is the demo loader's).",
+)
+def gateway_web(
+    endpoints: str | None,
+    port_base: int,
+    secret: str | None,
+    secret_file: Path | None,
+    host: str,
+    port: int,
+    data_dir: Path,
+    gateway_id: int,
+) -> None:
+    """Serve the REST API, the event stream and OpenAPI, for the cluster at --cluster."""
+    from rfq.gateway.cluster_client import ClientConfig
+    from rfq.gateway.web.server import serve_web
+
+    credentials = secret.encode() if secret else load_secret(secret_file)
+    config = ClientConfig(
+        ingress_endpoints=endpoints or Topology(port_base=port_base).ingress_endpoints(),
+        credentials=credentials,
+    )
+    jvm.start()
+    with stop_signals() as stop:
+        try:
+            server = serve_web(
+                config, data_dir, gateway_id=gateway_id, host=host, port=port, wait_ready=False
+            )
+        except (OSError, RuntimeError, TimeoutError) as error:
+            raise click.ClickException(f"the web gateway did not start: {error}") from error
+        try:
+            click.echo(f"rfq: web gateway {gateway_id} on {server.url} (docs {server.url}/docs)")
+            click.echo(f"rfq: cluster {config.ingress_endpoints}; directory {data_dir}; Ctrl-C to stop")
+            while not stop.wait(0.5):
+                pass
+            click.echo("rfq: web gateway stopping")
+        finally:
+            server.stop()
+    click.echo("rfq: web gateway stopped")
+
+
+@gateway.group()
+def users() -> None:
+    """Users, roles and API tokens of a gateway's directory."""
+
+
+@users.command("add")
+@click.argument("name")
+@click.argument("role", type=click.Choice(["trader", "dealer", "operator"]))
+@click.option(
+    "--id", "user_id", type=int, default=None, help="The user id the cluster sees (default: next free)."
+)
+@click.option("--default-dealer", is_flag=True, help="Ask this dealer when an RFQ names none.")
+@data_dir_option
+def users_add(name: str, role: str, user_id: int | None, default_dealer: bool, data_dir: Path) -> None:
+    """Add a user and print its first API token (shown once)."""
+    from rfq.gateway.identity import Directory, DirectoryError
+
+    directory = Directory(data_dir / "gateway.sqlite")
+    try:
+        user = directory.add_user(name, role, user_id, default_dealer)
+        token = directory.issue_token(user.user_id, "created with the user")
+    except DirectoryError as error:
+        raise click.ClickException(str(error)) from error
+    finally:
+        directory.close()
+    click.echo(f"user {user.user_id} {user.name} ({user.role.value}); token (shown once):")
+    click.echo(token)
+
+
+@users.command("token")
+@click.argument("name")
+@click.option("--label", default="", help="What the token is for.")
+@data_dir_option
+def users_token(name: str, label: str, data_dir: Path) -> None:
+    """Issue another API token for a user (shown once)."""
+    from rfq.gateway.identity import Directory
+
+    directory = Directory(data_dir / "gateway.sqlite")
+    try:
+        user = directory.user_by_name(name)
+        if user is None:
+            raise click.ClickException(f"no user {name!r}")
+        click.echo(directory.issue_token(user.user_id, label))
+    finally:
+        directory.close()
+
+
+@users.command("list")
+@data_dir_option
+def users_list(data_dir: Path) -> None:
+    """List the users of a directory."""
+    from rfq.gateway.identity import Directory
+
+    directory = Directory(data_dir / "gateway.sqlite")
+    try:
+        for user in directory.users():
+            default = " (default dealer)" if user.default_dealer else ""
+            click.echo(f"{user.user_id:>10}  {user.role.value:<8}  {user.name}{default}")
+    finally:
+        directory.close()

@@ -1,0 +1,438 @@
+"""The gateway core: one cluster session on one thread, and an asyncio face for the edge protocols.
+
+Why a thread: Aeron's cluster client is single-threaded by contract, and its egress arrives only when
+polled. The core's *cluster thread* owns the transport (a :class:`CommandClient`): it sends what the
+event loop hands it, polls, and hands every decoded event back to the loop in batches
+(``loop.call_soon_threadsafe``). Everything else — the mirror, routing, personalisation, stream logs,
+the directory — runs on the event loop, so none of it needs a lock.
+
+Contract (used by the web gateway, and by the FIX gateway to come):
+- :meth:`GatewayCore.submit` takes an encoded command and its correlation id (from
+  :meth:`next_correlation_id`) and returns a future of its outcome: the first event naming that id
+  (the copy addressed to the acting user, or a ``CommandRejected``). The command stays pending in the
+  transport and is resent (after a new leader, a reconnection, or a silence) until that outcome comes,
+  whether or not anyone still awaits the future.
+- Correlation ids are ``gateway_id | epoch | sequence`` with an epoch taken from the directory at every
+  start: a restarted gateway is never answered with an outcome meant for its earlier life.
+- On start, and whenever the session may have missed broadcasts (new leader, reconnection), the core
+  asks the cluster for its state (``QueryState``) and rebuilds the mirror from the answer; users whose
+  view changed meanwhile (or everyone, when RFQs were created unseen or instruments changed) get a
+  stream barrier, hence a snapshot: never a silent gap.
+- Events are routed with the domain's ``recipients`` rule and logged, personalised, per user
+  (``rfq.gateway.streams``). A duplicate (the cluster's answer to a resend) is neither applied nor
+  streamed twice: it is recognised by the event's identity, or, for a command of an earlier life
+  resent after a restart, by its cluster time being older than the state answer that already
+  includes it (cluster time never goes back along the log). It still answers its command.
+- :attr:`ready` is true once the session is open, a leader is known and the state has been loaded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from rfq.cluster.domain.routing import EVERYONE, recipients
+from rfq.codecs import rfq_sbe
+from rfq.codecs.rfq_sbe import (
+    CommandRejected,
+    DealerPassed,
+    InstrumentAdded,
+    InstrumentEnabled,
+    InstrumentRecord,
+    QueryState,
+    QuoteCountered,
+    QuoteSubmitted,
+    QuoteWithdrawn,
+    RfqCreated,
+    RfqEnded,
+    RfqInvited,
+    RfqRecord,
+    RfqTraded,
+    StateQueried,
+)
+from rfq.gateway.command_client import CorrelationIds
+from rfq.gateway.identity import Directory, Instrument
+from rfq.gateway.mirror import Mirror
+from rfq.gateway.streams import StreamLog
+from rfq.gateway.views import Personaliser
+
+log = logging.getLogger(__name__)
+
+QUERY_USER_ID = 1
+"""The user id a ``QueryState`` carries: the cluster checks only its range; no user sees the answer."""
+KEEP_ALIVE_S = 1.0
+DEDUPE_CAPACITY = 200_000
+"""Identities of recent events remembered to recognise the cluster's answers to resends."""
+
+
+class Transport(Protocol):
+    """What the cluster thread drives: :class:`rfq.gateway.command_client.CommandClient`, or a fake."""
+
+    def connect(self, wait_s: float = 0.0) -> Any: ...
+
+    def close(self) -> None: ...
+
+    def submit_frame(self, correlation_id: int, frame: bytes) -> None: ...
+
+    def poll(self) -> int: ...
+
+    def send_keep_alive(self) -> bool: ...
+
+    @property
+    def is_connected(self) -> bool: ...
+
+    @property
+    def leader_member_id(self) -> int: ...
+
+
+TransportFactory = Callable[[Callable[[Any], None], Callable[[], None], CorrelationIds], Transport]
+"""``(on_event, on_session_change, correlation_ids) → transport``; called on the cluster thread."""
+
+
+class ClusterUnavailableError(RuntimeError):
+    """The core has no cluster session now: nothing was sent."""
+
+
+@dataclass
+class CoreStatus:
+    """What ``/readyz`` reports."""
+
+    connected: bool = False
+    leader_member_id: int = -1
+    synced: bool = False
+    directory_loaded: bool = False
+
+    @property
+    def ready(self) -> bool:
+        return self.connected and self.leader_member_id >= 0 and self.synced and self.directory_loaded
+
+
+class GatewayCore:
+    """One gateway process's cluster session, mirror, routing and streams."""
+
+    def __init__(
+        self,
+        directory: Directory,
+        transport_factory: TransportFactory,
+        gateway_id: int,
+        *,
+        stream_capacity: int = 1_000,
+        connect_retry_s: float = 1.0,
+    ) -> None:
+        self.directory = directory
+        self.gateway_id = gateway_id
+        self.start_epoch = directory.next_epoch()
+        """This life's number: the correlation ids' epoch and the stream ids' prefix."""
+        self.ids = CorrelationIds(gateway_id, self.start_epoch, renew_epoch=directory.next_epoch)
+        self.mirror = Mirror()
+        self.streams = StreamLog(self.start_epoch, stream_capacity)
+        self._names: dict[int, str] = {}
+        self._descriptions: dict[str, str] | None = None
+        self.personaliser = Personaliser(self.mirror, self.name, self.descriptions)
+        self.status = CoreStatus(directory_loaded=True)
+        self.synced = asyncio.Event()
+        self._factory = transport_factory
+        self._connect_retry_s = connect_retry_s
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._inbox: queue.SimpleQueue[tuple[int, bytes]] = queue.SimpleQueue()
+        self._futures: dict[int, asyncio.Future[Any]] = {}
+        self._queries: set[int] = set()
+        self._records: list[InstrumentRecord | RfqRecord] = []
+        self._seen: OrderedDict[Hashable, None] = OrderedDict()
+        self._stale_before_ms = 0
+        """Cluster time of the last state answer: an event older than it, arriving after it, is
+        already in the mirror (it answers a resend)."""
+        self.duplicates = 0
+        self.events = 0
+
+    # --- lifecycle (event loop) -----------------------------------------------------------------
+    async def start(self) -> None:
+        """Start the cluster thread; the core becomes ready once the cluster's state is loaded."""
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.Thread(target=self._run, name=f"rfq-gateway-{self.gateway_id}", daemon=True)
+        self._thread.start()
+
+    async def stop(self) -> None:
+        """Stop the thread and close the session; awaiting futures fail with ClusterUnavailableError."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join, 30.0)
+        for future in self._futures.values():
+            if not future.done():
+                future.set_exception(ClusterUnavailableError("the gateway stopped"))
+                future.exception()  # retrieved: nobody need await it
+        self._futures.clear()
+
+    async def wait_ready(self, timeout_s: float) -> bool:
+        """Wait until :attr:`ready`; False on timeout."""
+        deadline = time.monotonic() + timeout_s
+        while not self.ready:
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.05)
+        return True
+
+    @property
+    def ready(self) -> bool:
+        return self.status.ready
+
+    # --- commands (event loop) ------------------------------------------------------------------
+    def next_correlation_id(self) -> int:
+        return self.ids.next()
+
+    def submit(self, correlation_id: int, frame: bytes) -> asyncio.Future[Any]:
+        """Send the command and return the future of its outcome (the same future while it is pending).
+
+        Raises :class:`ClusterUnavailableError` when there is no session: nothing is sent then."""
+        future = self._futures.get(correlation_id)
+        if future is not None:
+            return future
+        if not self.status.connected:
+            raise ClusterUnavailableError("no cluster session")
+        assert self._loop is not None, "start() the core first"
+        future = self._loop.create_future()
+        self._futures[correlation_id] = future
+        self._inbox.put((correlation_id, frame))
+        self._wake.set()
+        return future
+
+    def pending(self, correlation_id: int) -> asyncio.Future[Any] | None:
+        """The future of a command submitted in this life and still awaiting its outcome."""
+        return self._futures.get(correlation_id)
+
+    # --- directory lookups (event loop) ---------------------------------------------------------
+    def name(self, user_id: int) -> str | None:
+        name = self._names.get(user_id)
+        if name is None:
+            user = self.directory.user(user_id)
+            if user is not None:
+                name = self._names[user_id] = user.name
+        return name
+
+    def descriptions(self) -> dict[str, str]:
+        if self._descriptions is None:
+            self._descriptions = self.directory.descriptions()
+        return self._descriptions
+
+    def describe(self, cusip: str, description: str) -> None:
+        """Record the gateway's description of an instrument."""
+        self.directory.describe(cusip, description)
+        self._descriptions = None
+
+    # --- the cluster thread ---------------------------------------------------------------------
+    def _run(self) -> None:
+        batch: list[Any] = []
+        session_changed = threading.Event()
+        transport = self._factory(batch.append, session_changed.set, self.ids)
+        try:
+            while not self._stop.is_set():
+                try:
+                    transport.connect()
+                    break
+                except Exception as error:
+                    log.warning("gateway %d: cannot reach the cluster: %s", self.gateway_id, error)
+                    self._stop.wait(self._connect_retry_s)
+            else:
+                return
+            self._call(self._session_opened)
+            idle = 0
+            last_keep_alive = time.monotonic()
+            while not self._stop.is_set():
+                work = 0
+                while True:
+                    try:
+                        correlation_id, frame = self._inbox.get_nowait()
+                    except queue.Empty:
+                        break
+                    with contextlib.suppress(ValueError):  # pending already: it is being resent
+                        transport.submit_frame(correlation_id, frame)
+                    work += 1
+                work += transport.poll()
+                if batch:
+                    self._call(self._deliver, batch[:])
+                    batch.clear()
+                if session_changed.is_set():
+                    session_changed.clear()
+                    self._call(self._session_opened)
+                connected = transport.is_connected
+                leader = transport.leader_member_id if connected else -1
+                if connected != self.status.connected or leader != self.status.leader_member_id:
+                    self._call(self._set_session, connected, leader)
+                now = time.monotonic()
+                if now - last_keep_alive >= KEEP_ALIVE_S:
+                    transport.send_keep_alive()
+                    last_keep_alive = now
+                if work:
+                    idle = 0
+                    continue
+                idle += 1
+                if self._futures:  # an outcome is awaited: poll every 0.1 ms
+                    self._wake.wait(0.0001)
+                    self._wake.clear()
+                elif idle > 20:
+                    self._wake.wait(0.0005 if idle < 2_000 else 0.002)
+                    self._wake.clear()
+        except Exception:
+            log.exception("gateway %d: the cluster thread failed", self.gateway_id)
+        finally:
+            with contextlib.suppress(Exception):
+                transport.close()
+            self._call(self._set_session, False, -1)
+
+    def _call(self, callback: Callable[..., None], *args: Any) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(callback, *args)
+
+    # --- back on the event loop -----------------------------------------------------------------
+    def _set_session(self, connected: bool, leader_member_id: int) -> None:
+        self.status.connected = connected
+        self.status.leader_member_id = leader_member_id
+
+    def _session_opened(self) -> None:
+        """A new session or a new leader: broadcasts may have been lost; ask for the state."""
+        self.status.connected = True
+        correlation_id = self.ids.next()
+        self._queries.add(correlation_id)
+        self._records.clear()
+        self._inbox.put(
+            (correlation_id, rfq_sbe.encode(QueryState(correlation_id=correlation_id, user_id=QUERY_USER_ID)))
+        )
+        self._wake.set()
+
+    def _deliver(self, batch: list[Any]) -> None:
+        for event in batch:
+            if isinstance(event, InstrumentRecord | RfqRecord):
+                self._records.append(event)
+            elif isinstance(event, StateQueried):
+                self._state_answered(event)
+            elif isinstance(event, CommandRejected):
+                self._resolve(event.correlation_id, event)
+            else:
+                self._event(event)
+
+    def _event(self, event: Any) -> None:
+        key = _identity(event)
+        if (key is not None and key in self._seen) or getattr(
+            event, "timestamp_ms", 0
+        ) < self._stale_before_ms:
+            self.duplicates += 1
+        else:
+            if key is not None:
+                self._seen[key] = None
+                if len(self._seen) > DEDUPE_CAPACITY:
+                    self._seen.popitem(last=False)
+            self.events += 1
+            self.mirror.apply(event)
+            self._mirror_to_directory(event)
+            self._route(event)
+        correlation_id = getattr(event, "correlation_id", None)
+        if correlation_id is not None:
+            self._resolve(correlation_id, event)
+
+    def _route(self, event: Any) -> None:
+        try:
+            audience = recipients(event)
+        except TypeError:
+            return
+        if audience is EVERYONE:
+            view = self.personaliser.event(event, 0)
+            if view is not None:
+                self.streams.append(None, view.type, view.model_dump_json())
+            return
+        assert isinstance(audience, tuple)
+        for user_id in audience:
+            view = self.personaliser.event(event, user_id)
+            if view is not None:
+                self.streams.append(user_id, view.type, view.model_dump_json())
+
+    def _mirror_to_directory(self, event: Any) -> None:
+        if isinstance(event, InstrumentAdded | InstrumentEnabled):
+            known = self.mirror.instruments.get(event.instrument_id)
+            if known is not None:
+                self.directory.upsert_instrument(
+                    Instrument(known.instrument_id, known.cusip, known.min_quantity, known.enabled)
+                )
+
+    def _resolve(self, correlation_id: int, outcome: Any) -> None:
+        future = self._futures.pop(correlation_id, None)
+        if future is not None and not future.done():
+            future.set_result(outcome)
+
+    def _state_answered(self, answer: StateQueried) -> None:
+        if answer.correlation_id not in self._queries:
+            self._records.clear()
+            return
+        self._queries.discard(answer.correlation_id)
+        expected = answer.instrument_count + answer.rfq_count
+        records = self._records[len(self._records) - expected :] if expected else []
+        self._records.clear()
+        if len(records) != expected:
+            log.warning("gateway %d: a partial state answer; asking again", self.gateway_id)
+            self._session_opened()
+            return
+        if self.status.synced:
+            self._resync(records, answer)
+        else:
+            self.mirror.rebuild(records)
+        self._stale_before_ms = answer.timestamp_ms
+        self.directory.replace_instruments(
+            Instrument(i.instrument_id, i.cusip, i.min_quantity, i.enabled)
+            for i in self.mirror.instruments.values()
+        )
+        self.status.synced = True
+        self.synced.set()
+
+    def _resync(self, records: list[InstrumentRecord | RfqRecord], answer: StateQueried) -> None:
+        """Rebuild from a later answer; barrier every user whose view the answer changed."""
+        parties = {user for rfq in self.mirror.active.values() for user in rfq.parties()}
+        before = {user: self.personaliser.rfq_views(user, include_ended=False) for user in parties}
+        instruments_before = dict(self.mirror.instruments)
+        highest_before = self.mirror.highest_rfq_id
+        self.mirror.rebuild(records)
+        unseen_rfqs = answer.next_rfq_id - 1 > max(highest_before, self.mirror.highest_rfq_id)
+        if unseen_rfqs or self.mirror.instruments != instruments_before:
+            self.streams.barrier(None)
+            return
+        parties |= {user for rfq in self.mirror.active.values() for user in rfq.parties()}
+        for user in sorted(parties):
+            if self.personaliser.rfq_views(user, include_ended=False) != before.get(user, []):
+                self.streams.barrier(user)
+
+
+def _identity(event: Any) -> Hashable | None:
+    """What makes one event copy unique in the cluster's history (a resend's answer repeats it)."""
+    if isinstance(event, InstrumentAdded):
+        return ("instrument_added", event.instrument_id)
+    if isinstance(event, InstrumentEnabled):
+        return ("instrument_enabled", event.correlation_id, event.instrument_id)
+    if isinstance(event, RfqCreated):
+        return ("rfq_created", event.rfq_id)
+    if isinstance(event, RfqInvited):
+        return ("rfq_invited", event.rfq_id, event.dealer_user_id)
+    if isinstance(event, QuoteSubmitted):
+        return ("quote_submitted", event.quote_id, event.recipient_user_id)
+    if isinstance(event, QuoteWithdrawn):
+        return ("quote_withdrawn", event.quote_id, event.recipient_user_id)
+    if isinstance(event, DealerPassed):
+        return ("dealer_passed", event.rfq_id, event.dealer_user_id, event.recipient_user_id)
+    if isinstance(event, QuoteCountered):
+        return ("quote_countered", event.counter_id, event.recipient_user_id)
+    if isinstance(event, RfqTraded):
+        return ("rfq_traded", event.trade_id, event.recipient_user_id)
+    if isinstance(event, RfqEnded):
+        return ("rfq_ended", event.rfq_id, event.recipient_user_id)
+    return None

@@ -1,0 +1,131 @@
+"""Idempotency keys: one request's one outcome, however often a client asks (IETF httpapi draft).
+
+Why: over HTTP a client cannot tell a lost request from a lost answer, nor a slow cluster (an election)
+from a dead one. With an ``Idempotency-Key`` it simply asks again and gets the one true outcome:
+
+- same key, same request → the stored response (or, while the command is still pending in the
+  cluster client, the wait for its outcome goes on);
+- same key, another request (method, path or body) → 422;
+- same key while the first request is still being answered → 409;
+- keys are scoped per user: one user's key never touches another's request.
+
+The store keeps, per (user, key): a fingerprint of the request, the correlation id the command was
+given and its encoded frame, then the response once the outcome is known. The frame is what lets a
+*restarted* gateway resend the very same command under the very same correlation id, so that the
+cluster answers with the original outcome instead of applying it twice. Rows live in SQLite beside the
+identity directory and are purged after ``ttl_s``.
+
+Single-threaded: the gateway's event loop only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+
+DEFAULT_TTL_S = 24 * 3600.0
+MAX_KEY_LENGTH = 255
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS idempotency (
+    user_id INTEGER NOT NULL,
+    key TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    correlation_id INTEGER NOT NULL,
+    frame BLOB NOT NULL,
+    created_ms INTEGER NOT NULL,
+    status INTEGER,
+    body BLOB,
+    headers TEXT,
+    PRIMARY KEY (user_id, key)
+)
+"""
+
+
+@dataclass(frozen=True)
+class StoredResponse:
+    status: int
+    body: bytes
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """What a key stands for."""
+
+    fingerprint: str
+    correlation_id: int
+    frame: bytes
+    response: StoredResponse | None
+    """None while the outcome is unknown (the command may still be pending)."""
+
+
+def fingerprint(method: str, path: str, body: object) -> str:
+    """A digest of the request: method, path and the body as canonical JSON."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(f"{method.upper()} {path}\n{canonical}".encode()).hexdigest()
+
+
+class IdempotencyStore:
+    """Keys of every user of one gateway, in the directory's SQLite file (or ``":memory:"``)."""
+
+    def __init__(self, connection: sqlite3.Connection, ttl_s: float = DEFAULT_TTL_S) -> None:
+        self._db = connection
+        self._ttl_ms = int(ttl_s * 1000)
+        self._db.execute(_SCHEMA)
+        self._in_flight: set[tuple[int, str]] = set()
+
+    def get(self, user_id: int, key: str) -> KeyRecord | None:
+        row = self._db.execute(
+            "SELECT fingerprint, correlation_id, frame, status, body, headers FROM idempotency"
+            " WHERE user_id = ? AND key = ? AND created_ms > ?",
+            (user_id, key, _now_ms() - self._ttl_ms),
+        ).fetchone()
+        if row is None:
+            return None
+        digest, correlation_id, frame, status, body, headers = row
+        response = None
+        if status is not None:
+            response = StoredResponse(int(status), bytes(body), json.loads(headers or "{}"))
+        return KeyRecord(str(digest), int(correlation_id), bytes(frame), response)
+
+    def begin(self, user_id: int, key: str, digest: str, correlation_id: int, frame: bytes) -> None:
+        """Remember that ``key`` now stands for the command ``frame`` (id ``correlation_id``)."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO idempotency"
+            " (user_id, key, fingerprint, correlation_id, frame, created_ms) VALUES (?, ?, ?, ?, ?, ?)",
+            (user_id, key, digest, correlation_id, frame, _now_ms()),
+        )
+
+    def complete(self, user_id: int, key: str, response: StoredResponse) -> None:
+        """Store the response to replay for ``key`` (kept once written: the first outcome wins)."""
+        self._db.execute(
+            "UPDATE idempotency SET status = ?, body = ?, headers = ? WHERE user_id = ? AND key = ?"
+            " AND status IS NULL",
+            (response.status, response.body, json.dumps(response.headers), user_id, key),
+        )
+
+    def purge(self) -> int:
+        """Forget keys older than the TTL; return how many."""
+        cursor = self._db.execute(
+            "DELETE FROM idempotency WHERE created_ms <= ?", (_now_ms() - self._ttl_ms,)
+        )
+        return cursor.rowcount
+
+    # --- requests being answered right now (this process only) ----------------------------------
+    def claim(self, user_id: int, key: str) -> bool:
+        """Mark ``key`` as being answered; False if a request with it is being answered already."""
+        if (user_id, key) in self._in_flight:
+            return False
+        self._in_flight.add((user_id, key))
+        return True
+
+    def release(self, user_id: int, key: str) -> None:
+        self._in_flight.discard((user_id, key))
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)

@@ -1,0 +1,102 @@
+"""The identity directory: users and roles, hashed tokens, FIX logins, the epoch, mirrored instruments."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from rfq.gateway.identity import Directory, DirectoryError, Instrument, Role, token_digest
+
+
+@pytest.fixture
+def directory(tmp_path: Path) -> Directory:
+    return Directory(tmp_path / "gateway.sqlite")
+
+
+def test_users_get_ids_roles_and_unique_names(directory: Directory) -> None:
+    ops = directory.add_user("ops", "operator")
+    alice = directory.add_user("alice", Role.TRADER, user_id=101)
+    nxt = directory.add_user("dealer-a", "dealer", default_dealer=True)
+    assert (ops.user_id, alice.user_id, nxt.user_id) == (1, 101, 102)
+    assert directory.user(101) == alice
+    assert directory.user_by_name("dealer-a") == nxt
+    assert directory.users(Role.DEALER) == [nxt]
+    assert directory.default_dealers() == [nxt]
+    assert directory.names([101, 102, 999]) == {101: "alice", 102: "dealer-a"}
+    with pytest.raises(DirectoryError):
+        directory.add_user("alice", "trader")
+    with pytest.raises(DirectoryError):
+        directory.add_user("eve", "trader", user_id=101)
+    with pytest.raises(DirectoryError):
+        directory.add_user("eve", "trader", default_dealer=True)
+    with pytest.raises(DirectoryError):
+        directory.add_user("eve", "trader", user_id=2**31)
+    with pytest.raises(ValueError):
+        directory.add_user("eve", "king")
+
+
+def test_tokens_are_stored_as_hashes_and_shown_once(directory: Directory, tmp_path: Path) -> None:
+    alice = directory.add_user("alice", "trader")
+    bob = directory.add_user("bob", "trader")
+    token = directory.issue_token(alice.user_id, "laptop")
+    other = directory.issue_token(bob.user_id)
+    assert token != other and token.startswith("rfq_") and len(token) > 40
+    assert directory.authenticate(token) == alice
+    assert directory.authenticate(other) == bob
+    assert directory.authenticate(token + "x") is None
+    assert directory.authenticate("") is None
+    raw = (
+        sqlite3.connect(tmp_path / "gateway.sqlite").execute("SELECT token_sha256 FROM api_tokens").fetchall()
+    )
+    assert {row[0] for row in raw} == {token_digest(token), token_digest(other)}
+    assert token not in (tmp_path / "gateway.sqlite").read_bytes().decode("latin-1")
+    assert directory.revoke_token(token)
+    assert directory.authenticate(token) is None
+    assert not directory.revoke_token(token)
+    with pytest.raises(DirectoryError):
+        directory.issue_token(999)
+
+
+def test_a_token_created_by_another_process_works_at_once(directory: Directory, tmp_path: Path) -> None:
+    directory.add_user("alice", "trader")
+    other = Directory(tmp_path / "gateway.sqlite")  # the CLI, while the gateway runs
+    token = other.issue_token(1)
+    other.close()
+    assert directory.authenticate(token) is not None
+
+
+def test_fix_logins_check_salted_passwords(directory: Directory) -> None:
+    dealer = directory.add_user("dealer-a", "dealer")
+    directory.set_fix_login("DEALERA", dealer.user_id, "s3cret")
+    assert directory.fix_login("DEALERA", "s3cret") == dealer
+    assert directory.fix_login("DEALERA", "wrong") is None
+    assert directory.fix_login("NOBODY", "s3cret") is None
+    salt, digest = directory.connection.execute("SELECT salt, password_scrypt FROM fix_logins").fetchone()
+    assert len(salt) == 16 and b"s3cret" not in digest
+
+
+def test_the_epoch_grows_at_every_start_and_survives_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "gateway.sqlite"
+    first = Directory(path)
+    assert first.epoch == 0
+    assert [first.next_epoch(), first.next_epoch()] == [1, 2]
+    first.close()
+    again = Directory(path)
+    assert again.next_epoch() == 3
+    concurrent = Directory(path)
+    assert {again.next_epoch(), concurrent.next_epoch()} == {4, 5}
+
+
+def test_instruments_mirror_is_replaced_and_keeps_descriptions(directory: Directory) -> None:
+    directory.describe("912828YK0", "US Treasury note")
+    directory.upsert_instrument(Instrument(1, "912828YK0", 1000, True))
+    directory.upsert_instrument(Instrument(2, "037833DX5", 100, True))
+    directory.upsert_instrument(Instrument(2, "037833DX5", 100, False))
+    assert directory.instruments() == [
+        Instrument(1, "912828YK0", 1000, True, "US Treasury note"),
+        Instrument(2, "037833DX5", 100, False, ""),
+    ]
+    directory.replace_instruments([Instrument(1, "912828YK0", 5000, False)])
+    assert directory.instruments() == [Instrument(1, "912828YK0", 5000, False, "US Treasury note")]
