@@ -20,16 +20,20 @@ The client is Java (bench/jvm/rfq/bench/CommandLoad.java): commands are encoded 
 from the offer to the first egress event carrying the command's correlationId. Throughput runs keep a
 window in flight; latency runs are paced (1,000 commands/s by default).
 
-The workload is valid: many RFQs negotiated side by side (create, a quote by another user, counters,
-accept or reject, some cancels) with far-future expiries, so no timer fires. RFQ ids are predicted (a
+The workload is valid: many multi-dealer RFQs negotiated side by side, each asking 5 dealers: 3 quote,
+one of them again, one passes, the requester counters one quote once, then hits (bench-sm's mix without
+its refusals), with far-future expiries, so no timer fires. RFQ, quote and counter ids are predicted (a
 fresh cluster assigns 1, 2, 3...), so a wrong prediction would show as refusals: ``CommandRejected``
-events are counted, reported, and expected to be 0. Each measurement starts a fresh node or cluster and
-warms it up first. Beside the rates, the CPU that the processes and their Python service threads
-used during each throughput run (from /proc) says whether the machine or the service was the limit, and
-an in-process replay of the same workload times the Python service path alone (decode, apply, encode).
+events are counted, reported, and expected to be 0. Every copy of every event reaches the load client's
+session (the only one); the command's latency ends at the copy that carries its correlation id. Each
+measurement starts a fresh node or cluster and warms it up first. Beside the rates, the CPU that the
+processes and their Python service threads used during each throughput run (from /proc) says whether
+the machine or the service was the limit, and an in-process replay of the same workload times the
+Python service path alone (decode, apply, encode).
 
     make bench-cluster                   # writes bench/results/cluster.md; the last line is the summary
     .venv/bin/python bench/cluster.py --rounds 3 --commands 100000 --latency-commands 15000
+    .venv/bin/python bench/cluster.py --smoke  # seconds: CommandLoad's offsets and a small one-node load
 """
 
 from __future__ import annotations
@@ -66,15 +70,30 @@ from rfq.cluster.node import EmbeddedNode, NodeConfig
 from rfq.cluster.service import RfqService
 from rfq.codecs import rfq_sbe
 from rfq.codecs.rfq_sbe import (
-    AcceptRfq,
+    AcceptQuote,
     AddInstrument,
     BooleanType,
-    CancelRfq,
-    CounterRfq,
+    CommandRejected,
+    CounterQuote,
     CreateRfq,
-    QuoteRfq,
-    RejectRfq,
+    CreateRfqDealers,
+    DealerPassed,
+    EndReason,
+    InstrumentAdded,
+    InstrumentEnabled,
+    PassRfq,
+    QuoteCountered,
+    QuoteSubmitted,
+    QuoteWithdrawn,
+    RejectReason,
+    RfqCreated,
+    RfqCreatedDealers,
+    RfqEnded,
+    RfqInvited,
+    RfqTraded,
     Side,
+    SubmitQuote,
+    TradeKind,
 )
 from rfq.topology import Topology, free_port_base
 
@@ -85,11 +104,16 @@ OPERATOR = 99
 PRICE = 100 * 10**8
 IN_FLIGHT = 500
 """RFQs negotiated side by side: a command's RFQ was last touched ~500 commands earlier."""
+DEALERS_ASKED = 5
+REQUESTERS = 1_000
+DEALER_POOL = 997
+"""Dealers are users 1001..1997; each RFQ asks 5 distinct ones (997 is prime: k * 199 mod 997 differ)."""
 EXPIRY_MS = 7 * 24 * 3600 * 1000
-"""Far in the future of cluster time: no expiry timer fires during a run (RfqExpired is not measured)."""
+"""Far in the future of cluster time: no expiry timer fires during a run (expiries are not measured)."""
 ECHO_PAYLOAD = 32
 ECHO_TEMPLATE_ID = 1000
-"""Template id of the echo frames sent through CommandLoad: not an RFQ template, not 20 nor 29."""
+"""Template id of the echo frames sent through CommandLoad: no RFQ template (CommandLoad reads its
+correlation id at offset 8, as for any template it does not know)."""
 STALL_TIMEOUT_MS = 20_000
 """Longest wait for the next answer before CommandLoad fails the run (or to connect)."""
 ONE_NODE_CONNECT_S = 20.0
@@ -97,20 +121,23 @@ THREE_NODE_CONNECT_S = 90.0
 """Three node processes start their JVMs and elect a leader, on a busy machine: allow a while."""
 BACKOFF = True
 """Load clients wait by spin-yield-park, not busy spin: on two cores a spinning client takes a core."""
-RESULT_HEADER = 6
+RESULT_HEADER = 7
 """Slots before the latencies in CommandLoad's result (CommandLoad.RESULT_HEADER)."""
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
-# How each negotiation goes, one pattern per RFQ in turn (bench-sm's mix, without its refusals).
-PATTERNS: tuple[tuple[str, ...], ...] = (
-    ("create", "quote", "counter", "counter", "accept"),
-    ("create", "quote", "accept"),
-    ("create", "quote", "counter", "reject"),
-    ("create", "quote", "reject"),
-    ("create", "cancel"),
-    ("create", "quote", "counter", "counter", "counter", "accept"),
-    ("create", "quote", "cancel"),
-    ("create", "quote", "counter", "accept"),
+# How each negotiation goes (bench-sm's mix, without its refusals): the requester asks 5 dealers;
+# dealers 0, 1, 2 quote (2 with a validity of its own), dealer 0 quotes again, dealer 3 passes, the
+# requester counters dealer 1's quote once, then hits (dealer 0's requote, or the countered quote, in
+# turn). Dealer 4 never answers.
+MOVES: tuple[tuple[str, int], ...] = (
+    ("create", -1),
+    ("quote", 0),
+    ("quote", 1),
+    ("quote", 2),
+    ("quote", 0),
+    ("pass", 3),
+    ("counter", 1),
+    ("hit", -1),
 )
 
 _RECORD_LENGTH = struct.Struct("<i")
@@ -120,25 +147,29 @@ _ECHO_FRAME = struct.Struct(f"<HHHHq{ECHO_PAYLOAD - 16}x")
 # --------------------------------------------------------------------------------------- workload
 @dataclass
 class _Negotiation:
-    rfq_id: int
+    number: int
     requester: int
-    responder: int
-    moves: list[str]
-    last_price_by: int = 0
+    dealers: list[int]
+    moves: list[tuple[str, int]]
+    rfq_id: int = 0
+    quote_ids: dict[int, int] = field(default_factory=dict)
+    """Each dealer's (by position) current quote id."""
 
 
 class Workload:
     """An endless, valid command mix for one fresh cluster, in batches sent in order to that cluster.
 
     The generator follows the state machine's rules closely enough to predict what the cluster assigns
-    (instrument ids 1..6, RFQ ids 1, 2, 3... in creation order) and who may act next, so every command
-    is accepted; a refusal would mean the prediction (or the service) is wrong, and is reported.
+    (instrument ids 1..6, RFQ ids 1, 2, 3... in creation order, quote and counter ids 1, 2, 3... from
+    one sequence, in the order commands are applied), so every command is accepted; a refusal would
+    mean the prediction (or the service) is wrong, and is reported.
     """
 
     def __init__(self, now_ms: int) -> None:
         self._expire_ms = now_ms + EXPIRY_MS
         self._correlation_ids = itertools.count(1)
         self._next_rfq_id = 1
+        self._next_quote_id = 1
         self._started = 0
         self._live: list[_Negotiation] = []
         self.mix: Counter[str] = Counter()
@@ -163,9 +194,8 @@ class Workload:
             while len(self._live) < IN_FLIGHT:
                 self._started += 1
                 n = self._started
-                self._live.append(
-                    _Negotiation(0, 1 + n % 1_000, 1_001 + n % 997, list(PATTERNS[n % len(PATTERNS)]))
-                )
+                dealers = [1_001 + (n * 7 + k * 199) % DEALER_POOL for k in range(DEALERS_ASKED)]
+                self._live.append(_Negotiation(n, 1 + n % REQUESTERS, dealers, list(MOVES)))
             still_live: list[_Negotiation] = []
             for negotiation in self._live:
                 if len(commands) < count:
@@ -177,10 +207,8 @@ class Workload:
         return commands
 
     def _next_move(self, rfq: _Negotiation) -> Command:
-        move = rfq.moves.pop(0)
+        move, who = rfq.moves.pop(0)
         cid = next(self._correlation_ids)
-        # whoever did not put the last price on the table may counter, accept or reject it
-        other = rfq.requester if rfq.last_price_by == rfq.responder else rfq.responder
         if move == "create":
             rfq.rfq_id = self._next_rfq_id
             self._next_rfq_id += 1
@@ -192,18 +220,31 @@ class Workload:
                 quantity=1_000_000,
                 expire_time_ms=self._expire_ms,
                 cl_ord_id=f"ORD-{cid}",
+                dealers=[CreateRfqDealers(dealer_user_id=d) for d in rfq.dealers],
             )
         if move == "quote":
-            rfq.last_price_by = rfq.responder
-            return QuoteRfq(correlation_id=cid, user_id=rfq.responder, rfq_id=rfq.rfq_id, price=PRICE)
+            rfq.quote_ids[who] = self._next_quote_id
+            self._next_quote_id += 1
+            return SubmitQuote(
+                correlation_id=cid,
+                user_id=rfq.dealers[who],
+                rfq_id=rfq.rfq_id,
+                price=PRICE - (cid % 1_000) * 1_000,
+                valid_until_ms=self._expire_ms - 1_000 if who == 2 else None,
+            )
+        if move == "pass":
+            return PassRfq(correlation_id=cid, user_id=rfq.dealers[who], rfq_id=rfq.rfq_id)
         if move == "counter":
-            rfq.last_price_by = other
-            return CounterRfq(correlation_id=cid, user_id=other, rfq_id=rfq.rfq_id, price=PRICE - cid % 1_000)
-        if move == "accept":
-            return AcceptRfq(correlation_id=cid, user_id=other, rfq_id=rfq.rfq_id)
-        if move == "reject":
-            return RejectRfq(correlation_id=cid, user_id=other, rfq_id=rfq.rfq_id)
-        return CancelRfq(correlation_id=cid, user_id=rfq.requester, rfq_id=rfq.rfq_id)
+            self._next_quote_id += 1  # a counter takes an id from the quotes' sequence
+            return CounterQuote(
+                correlation_id=cid,
+                user_id=rfq.requester,
+                rfq_id=rfq.rfq_id,
+                quote_id=rfq.quote_ids[who],
+                price=PRICE - 500_000,
+            )
+        hit = rfq.quote_ids[0 if rfq.number % 2 else 1]
+        return AcceptQuote(correlation_id=cid, user_id=rfq.requester, rfq_id=rfq.rfq_id, quote_id=hit)
 
 
 def records(frames: Iterator[bytes] | Sequence[bytes]) -> bytes:
@@ -325,13 +366,17 @@ class Run:
     p999_ms: float
     max_ms: float
     rejected: int = 0
+    events: int = 0
+    """Egress messages the client's session received (every copy of every event)."""
 
     @property
     def elapsed_s(self) -> float:
         return self.count / self.per_s
 
 
-def _summarise(count: int, elapsed_ns: int, latencies_ns: np.ndarray[Any, Any], rejected: int) -> Run:
+def _summarise(
+    count: int, elapsed_ns: int, latencies_ns: np.ndarray[Any, Any], rejected: int, events: int = 0
+) -> Run:
     latencies = latencies_ns / 1e6
     p50, p99, p999 = np.percentile(latencies, [50, 99, 99.9])
     return Run(
@@ -342,6 +387,7 @@ def _summarise(count: int, elapsed_ns: int, latencies_ns: np.ndarray[Any, Any], 
         float(p999),
         float(latencies.max()),
         rejected,
+        events,
     )
 
 
@@ -373,10 +419,142 @@ def command_load(target: Target, frames: bytes, window: int, rate: int) -> Run:
         ),
         dtype=np.int64,
     )
-    elapsed_ns, count, rejected, expired, others = (int(value) for value in raw[:5])
+    elapsed_ns, count, rejected, expired, others, _retries, events = (int(v) for v in raw[:RESULT_HEADER])
     if expired or others:
-        print(f"  note: {expired} expiries and {others} events for no pending command", flush=True)
-    return _summarise(count, elapsed_ns, raw[RESULT_HEADER:], rejected)
+        print(f"  note: {expired} expiry copies and {others} events for no pending command", flush=True)
+    return _summarise(count, elapsed_ns, raw[RESULT_HEADER:], rejected, events)
+
+
+def event_samples(correlation_id: int) -> list[tuple[Any, int | None]]:
+    """One of every RFQ event, with the correlation id CommandLoad must read from it (None: none)."""
+    cid, t = correlation_id, 1_700_000_000_000
+    addressed = {"recipient_user_id": 1_001, "rfq_id": 7, "timestamp_ms": t}
+    samples: list[tuple[Any, int | None]] = [
+        (
+            CommandRejected(
+                correlation_id=cid, user_id=5, template_id=4, reason=RejectReason.UNKNOWN_RFQ, timestamp_ms=t
+            ),
+            cid,
+        ),
+        (
+            InstrumentAdded(
+                correlation_id=cid,
+                instrument_id=3,
+                min_quantity=100,
+                enabled=BooleanType.TRUE,
+                timestamp_ms=t,
+                cusip=CUSIPS[0],
+            ),
+            cid,
+        ),
+        (
+            InstrumentEnabled(correlation_id=cid, instrument_id=3, enabled=BooleanType.FALSE, timestamp_ms=t),
+            cid,
+        ),
+        (
+            RfqCreated(
+                correlation_id=cid,
+                rfq_id=7,
+                requester_user_id=2,
+                instrument_id=3,
+                side=Side.BUY,
+                quantity=1_000_000,
+                expire_time_ms=t + 1,
+                timestamp_ms=t,
+                cl_ord_id="x",
+                dealers=[RfqCreatedDealers(dealer_user_id=1_001)],
+            ),
+            cid,
+        ),
+        (
+            RfqInvited(
+                rfq_id=7,
+                dealer_user_id=1_001,
+                requester_user_id=2,
+                instrument_id=3,
+                side=Side.SELL,
+                quantity=1_000_000,
+                expire_time_ms=t + 1,
+                dealer_count=5,
+                timestamp_ms=t,
+            ),
+            None,
+        ),
+    ]
+    for copy_cid in (cid, None):
+        samples += [
+            (
+                QuoteSubmitted(
+                    **addressed,
+                    correlation_id=copy_cid,
+                    quote_id=9,
+                    dealer_user_id=1_001,
+                    price=PRICE,
+                    valid_until_ms=t + 1,
+                    replaced_quote_id=8,
+                ),
+                copy_cid,
+            ),
+            (
+                QuoteWithdrawn(**addressed, correlation_id=copy_cid, quote_id=9, dealer_user_id=1_001),
+                copy_cid,
+            ),
+            (DealerPassed(**addressed, correlation_id=copy_cid, dealer_user_id=1_001), copy_cid),
+            (
+                QuoteCountered(
+                    **addressed,
+                    correlation_id=copy_cid,
+                    counter_id=10,
+                    quote_id=9,
+                    dealer_user_id=1_001,
+                    price=PRICE,
+                ),
+                copy_cid,
+            ),
+            (
+                RfqTraded(
+                    **addressed,
+                    correlation_id=copy_cid,
+                    trade_id=1,
+                    kind=TradeKind.QUOTE_HIT,
+                    quote_id=9,
+                    requester_user_id=2,
+                    dealer_user_id=1_001,
+                    buyer_user_id=2,
+                    seller_user_id=1_001,
+                    instrument_id=3,
+                    price=PRICE,
+                    quantity=1_000_000,
+                    cover_price=PRICE + 1,
+                ),
+                copy_cid,
+            ),
+            (RfqEnded(**addressed, correlation_id=copy_cid, reason=EndReason.DONE_AWAY), copy_cid),
+        ]
+    return samples
+
+
+def check_event_layout() -> None:
+    """CommandLoad reads correlation ids (and RfqEnded's reason) at fixed offsets: check them here.
+
+    CommandLoad does not use generated codecs, so a schema change that moves a field would make it
+    time the wrong events (or none): compare what it reads with what rfq.codecs.rfq_sbe wrote.
+    """
+    load = jvm.jclass("rfq.bench.CommandLoad")
+    none = int(load.NO_CORRELATION_ID)
+    cid = 0x0123_4567_89AB_CDEF
+    for event, expected in event_samples(cid):
+        read = int(load.correlationIdOf(_java_bytes(rfq_sbe.encode(event))))
+        if read != (none if expected is None else expected):
+            raise RuntimeError(f"CommandLoad reads correlation id {read} from {event!r}")
+    echo = _ECHO_FRAME.pack(
+        ECHO_PAYLOAD - 8, ECHO_TEMPLATE_ID, rfq_sbe.SCHEMA_ID, rfq_sbe.SCHEMA_VERSION, cid
+    )
+    if int(load.correlationIdOf(_java_bytes(echo))) != cid:
+        raise RuntimeError("CommandLoad does not read an echo frame's number")
+    expiry = rfq_sbe.encode(RfqEnded(recipient_user_id=2, rfq_id=7, reason=EndReason.EXPIRED, timestamp_ms=1))
+    if expiry[28] != EndReason.EXPIRED:  # CommandLoad.RFQ_ENDED_REASON_OFFSET
+        raise RuntimeError("RfqEnded's reason moved: CommandLoad would not count expiries")
 
 
 def echo_load(target: Target, messages: int, window: int, rate: int) -> Run:
@@ -763,6 +941,9 @@ def render(report: Report) -> tuple[list[str], str]:
     rejected = sum(m.rejected for name in ("rfq-1", "rfq-3") for m in results[name])
     path = report.service_path
     gc_full = [ms for m in results["rfq-1"] for ms in m.gc_full_ms]
+    events_per_command = statistics.median(
+        m.throughput.events / m.throughput.count for name in ("rfq-1", "rfq-3") for m in results[name]
+    )
 
     def verdict(ok: bool) -> str:
         return "met" if ok else "**missed**"
@@ -841,10 +1022,13 @@ def render(report: Report) -> tuple[list[str], str]:
         "",
         "## Workload",
         "",
-        f"{mix}. {IN_FLIGHT} RFQs negotiated side by side by 1,000 requesters and 997 dealers (create, "
-        "a quote by another user, counters, accept or reject, some cancels), six instruments, expiries "
-        "a week ahead so that no timer fires; each command is answered by one event (a broadcast, "
-        "reaching the load client's session, the only one).",
+        f"{mix}. {IN_FLIGHT} RFQs negotiated side by side by {REQUESTERS:,} requesters and "
+        f"{DEALER_POOL} dealers, each RFQ asking {DEALERS_ASKED} dealers: 3 quote, one of them again, "
+        "one passes, the requester counters one quote once, then hits a live quote (a trade, every "
+        "other dealer told); six instruments, expiries a week ahead so that no timer fires. Each "
+        f"command produces {events_per_command:.2f} events on average (one per recipient), all "
+        "broadcast to the load client's session, the only one; the latency of a command ends at the "
+        "copy that carries its correlation id.",
         "",
         "## The Python service path, in-process (no Aeron)",
         "",
@@ -897,6 +1081,23 @@ def render(report: Report) -> tuple[list[str], str]:
     return lines, summary
 
 
+def smoke() -> int:
+    """A quick check of the RFQ path (seconds, one node): offsets, then a small load, refusals counted."""
+    jvm.start()
+    check_event_layout()
+    small = Settings(4_000, 1_000, 1_000, 64, 1_000, 1_000)
+    measured = rfq_one_node(small, tally := Tally())
+    run = measured.throughput
+    mix = ", ".join(f"{kind} {n}" for kind, n in tally.mix.most_common())
+    print(
+        f"bench-cluster smoke: {run.count:,} commands at {run.per_s:,.0f}/s, "
+        f"{run.events / run.count:.2f} events per command; paced p99 {measured.latency.p99_ms:.2f} ms; "
+        f"refused {measured.rejected}; mix: {mix}",
+        flush=True,
+    )
+    return 0 if measured.rejected == 0 else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -908,10 +1109,18 @@ def main() -> int:
     parser.add_argument("--window", type=int, default=256, help="commands in flight in throughput runs")
     parser.add_argument("--rate", type=int, default=1_000, help="paced rate of the latency runs, per second")
     parser.add_argument("--echo-messages", type=int, default=200_000, help="echoes per throughput run")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="check CommandLoad's event offsets, run a few thousand commands through one node, print "
+        "what came back, and stop (no report written)",
+    )
     args = parser.parse_args()
     settings = Settings(
         args.commands, args.latency_commands, args.warm_up, args.window, args.rate, args.echo_messages
     )
+    if args.smoke:
+        return smoke()
 
     load_before = os.getloadavg()
     started = time.monotonic()
@@ -922,6 +1131,7 @@ def main() -> int:
         flush=True,
     )
     jvm.start()
+    check_event_layout()
     # JIT-compile this process's client and host code once, so that round 1 is not the slow one
     warm = Settings(args.warm_up, 1_000, args.warm_up, args.window, args.rate, args.warm_up)
     rfq_one_node(warm, Tally())

@@ -6,12 +6,15 @@ Two figures, on the same realistic command mix of pre-built commands:
 - decode → apply → encode: what the service does per log message without Aeron: the command decoded
   from its SBE frame, applied, and every event encoded into a reused buffer.
 
-The mix is many RFQs negotiated side by side (500 in flight): create, quote, counters, then accept,
-reject or cancel; about 5% of commands are refusals (a late second quote, accepting one's own price,
-a stranger's cancel, an unknown RFQ). The timer port is a no-op here: the adapter's timer cost is
-Aeron's, not the domain's. Each figure is the best of several runs on a fresh state machine, beside a
-reference measured in the same run — a loop of plain dict updates, as many as commands — so that the
-ratio, not the absolute figure, is what compares across machines.
+The mix is many multi-dealer RFQs negotiated side by side (500 in flight), each the issue's realistic
+negotiation: the requester asks 5 dealers, 3 of them quote, one of those quotes again, one passes,
+the requester counters one quote once, then hits a live quote (the trade: two copies of RfqTraded,
+done-away / ended copies to the other dealers). About 5% of commands are refusals (a dealer that was
+not invited quotes, an unknown quote is hit, a dealer cancels, an unknown RFQ is cancelled). The timer
+port is a no-op here: the adapter's timer cost is Aeron's, not the domain's. Each figure is the best
+of several runs on a fresh state machine, beside a reference measured in the same run — a loop of
+plain dict updates, as many as commands — so that the ratio, not the absolute figure, is what
+compares across machines.
 
 Clocks: every run is timed with both the process CPU clock and the wall clock. The summary line uses
 CPU time, because this runs on shared machines (2 cores, several engineers: load averages of 10 were
@@ -33,21 +36,23 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from rfq.cluster.domain import Command, NullTimers, StateMachine
 from rfq.codecs.rfq_sbe import (
-    AcceptRfq,
+    AcceptQuote,
     AddInstrument,
     BooleanType,
     CancelRfq,
-    CounterRfq,
+    CommandRejected,
+    CounterQuote,
     CreateRfq,
-    QuoteRfq,
-    RejectRfq,
+    CreateRfqDealers,
+    PassRfq,
+    RfqTraded,
     Side,
+    SubmitQuote,
     decode,
     encode,
 )
@@ -57,17 +62,27 @@ CUSIPS = ["037833100", "38259P508", "594918104", "46625H100", "912828U24", "1727
 START_MS = 1_700_000_000_000
 IN_FLIGHT = 500
 PRICE = 100 * 10**8
+DEALERS_ASKED = 5
+REQUESTERS = 1_000
+DEALER_POOL = 997
+"""Dealers are users 1001..1997; each RFQ asks 5 distinct ones (997 is prime: k * 199 mod 997 differ)."""
+STRANGER = 2_500
+"""A dealer no RFQ invites."""
+UNKNOWN = 10**12
+"""An RFQ id or quote id never issued."""
 
-# How negotiations end, one pattern per RFQ in turn; "refusals" are sprinkled in (see below).
-PATTERNS: list[list[str]] = [
-    ["create", "quote", "counter", "counter", "accept"],
-    ["create", "quote", "accept"],
-    ["create", "quote", "counter", "reject"],
-    ["create", "quote", "reject"],
-    ["create", "cancel"],
-    ["create", "quote", "counter", "counter", "counter", "accept"],
-    ["create", "quote", "cancel"],
-    ["create", "quote", "counter", "accept"],
+# One negotiation, the issue's realistic mix: 5 dealers asked; dealers 0, 1, 2 quote (2 with a
+# validity of its own), dealer 0 quotes again, dealer 3 passes, the requester counters dealer 1's
+# quote once, then hits (dealer 0's requote, or the countered quote, in turn). Dealer 4 never answers.
+MOVES: list[tuple[str, int]] = [
+    ("create", -1),
+    ("quote", 0),
+    ("quote", 1),
+    ("quote", 2),
+    ("quote", 0),
+    ("pass", 3),
+    ("counter", 1),
+    ("hit", -1),
 ]
 
 
@@ -80,76 +95,124 @@ def setup_commands() -> list[Command]:
     ]
 
 
-def command_mix(count: int) -> tuple[list[Command], list[int]]:
-    """``count`` commands (and their cluster times) from RFQs negotiated ``IN_FLIGHT`` at a time."""
+@dataclass
+class _Negotiation:
+    number: int
+    requester: int
+    dealers: list[int]
+    moves: list[tuple[str, int]]
+    rfq_id: int = 0
+    quote_ids: dict[int, int] = field(default_factory=dict)
+    """Each dealer's (by position) current quote id."""
+
+
+@dataclass
+class Mix:
+    """The commands, their cluster times, and which of them are meant to be refused."""
+
+    commands: list[Command]
+    times: list[int]
+    refusals: int
+
+
+def command_mix(count: int) -> Mix:
+    """``count`` commands (and their cluster times) from RFQs negotiated ``IN_FLIGHT`` at a time.
+
+    Ids are predicted as the state machine assigns them (RFQ ids and quote/counter ids from 1, in the
+    order commands are applied), so every command is accepted but the ~5% of deliberate refusals
+    (a dealer not invited quotes, an unknown quote is hit, a dealer cancels, an unknown RFQ is
+    cancelled); the bench checks that exactly those are refused.
+    """
     commands: list[Command] = []
     times: list[int] = []
+    refused: list[bool] = []
     now = START_MS
     cid = 0
     next_rfq_id = 1
+    next_quote_id = 1
     started = 0
-    # each slot: [rfq_id, requester, responder, moves left, whose price is on the table]
-    slots: list[list[Any]] = []
+    slots: list[_Negotiation] = []
 
-    def emit(command: Command) -> None:
+    def emit(command: Command, refusal: bool = False) -> None:
         commands.append(command)
         times.append(now)
+        refused.append(refusal)
 
     while len(commands) < count:
         while len(slots) < IN_FLIGHT:
             started += 1
-            requester = 1 + started % 1_000
-            responder = 1_001 + started % 997
-            slots.append([0, requester, responder, list(PATTERNS[started % len(PATTERNS)]), None])
+            dealers = [1_001 + (started * 7 + k * 199) % DEALER_POOL for k in range(DEALERS_ASKED)]
+            slots.append(_Negotiation(started, 1 + started % REQUESTERS, dealers, list(MOVES)))
         for slot in list(slots):
             if len(commands) >= count:
                 break
-            rfq_id, requester, responder, moves, last_by = slot
-            move = moves.pop(0)
+            move, who = slot.moves.pop(0)
             cid += 1
             now += 1 if cid % 4 == 0 else 0
             if move == "create":
-                slot[0] = next_rfq_id
+                slot.rfq_id = next_rfq_id
                 next_rfq_id += 1
                 emit(
                     CreateRfq(
                         correlation_id=cid,
-                        user_id=requester,
+                        user_id=slot.requester,
                         instrument_id=1 + cid % len(CUSIPS),
                         side=Side.BUY if cid % 2 else Side.SELL,
                         quantity=1_000_000,
                         expire_time_ms=now + 120_000,
                         cl_ord_id=f"ORD-{cid}",
+                        dealers=[CreateRfqDealers(dealer_user_id=d) for d in slot.dealers],
                     )
                 )
             elif move == "quote":
-                emit(QuoteRfq(correlation_id=cid, user_id=responder, rfq_id=rfq_id, price=PRICE))
-                slot[4] = responder
+                emit(
+                    SubmitQuote(
+                        correlation_id=cid,
+                        user_id=slot.dealers[who],
+                        rfq_id=slot.rfq_id,
+                        price=PRICE - (cid % 1_000) * 1_000,
+                        valid_until_ms=now + 60_000 if who == 2 else None,
+                    )
+                )
+                slot.quote_ids[who] = next_quote_id
+                next_quote_id += 1
+            elif move == "pass":
+                emit(PassRfq(correlation_id=cid, user_id=slot.dealers[who], rfq_id=slot.rfq_id))
             elif move == "counter":
-                user = requester if last_by == responder else responder
-                emit(CounterRfq(correlation_id=cid, user_id=user, rfq_id=rfq_id, price=PRICE - cid % 1_000))
-                slot[4] = user
-            elif move in ("accept", "reject"):
-                user = requester if last_by == responder else responder
-                kind = AcceptRfq if move == "accept" else RejectRfq
-                emit(kind(correlation_id=cid, user_id=user, rfq_id=rfq_id))
+                emit(
+                    CounterQuote(
+                        correlation_id=cid,
+                        user_id=slot.requester,
+                        rfq_id=slot.rfq_id,
+                        quote_id=slot.quote_ids[who],
+                        price=PRICE - 500_000,
+                    )
+                )
+                next_quote_id += 1  # a counter takes an id from the quotes' sequence
             else:
-                emit(CancelRfq(correlation_id=cid, user_id=requester, rfq_id=rfq_id))
+                hit = slot.quote_ids[0 if slot.number % 2 else 1]
+                emit(
+                    AcceptQuote(correlation_id=cid, user_id=slot.requester, rfq_id=slot.rfq_id, quote_id=hit)
+                )
             # ~5% refusals: each is a command of its own, applied and answered like any other
-            if cid % 20 == 0 and rfq_id:
+            if cid % 20 == 0:
+                kind = cid // 20 % 4
                 cid += 1
-                refusal = cid % 4
-                if refusal == 0:
-                    emit(QuoteRfq(correlation_id=cid, user_id=2_500, rfq_id=rfq_id, price=PRICE))
-                elif refusal == 1:
-                    emit(AcceptRfq(correlation_id=cid, user_id=slot[4] or requester, rfq_id=rfq_id))
-                elif refusal == 2:
-                    emit(CancelRfq(correlation_id=cid, user_id=responder, rfq_id=rfq_id))
+                bad: Command
+                if kind == 0:
+                    bad = SubmitQuote(correlation_id=cid, user_id=STRANGER, rfq_id=slot.rfq_id, price=PRICE)
+                elif kind == 1:
+                    bad = AcceptQuote(
+                        correlation_id=cid, user_id=slot.requester, rfq_id=slot.rfq_id, quote_id=UNKNOWN
+                    )
+                elif kind == 2:
+                    bad = CancelRfq(correlation_id=cid, user_id=slot.dealers[4], rfq_id=slot.rfq_id)
                 else:
-                    emit(CancelRfq(correlation_id=cid, user_id=requester, rfq_id=10**12))
-            if not moves:
+                    bad = CancelRfq(correlation_id=cid, user_id=slot.requester, rfq_id=UNKNOWN)
+                emit(bad, refusal=True)
+            if not slot.moves:
                 slots.remove(slot)
-    return commands[:count], times[:count]
+    return Mix(commands[:count], times[:count], sum(refused[:count]))
 
 
 def fresh_machine() -> StateMachine:
@@ -234,15 +297,19 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5, help="timed runs per figure (the best is reported)")
     args = parser.parse_args()
 
-    commands, times = command_mix(args.commands)
+    mix_of = command_mix(args.commands)
+    commands, times = mix_of.commands, mix_of.times
     frames = [encode(command) for command in commands]
     check = fresh_machine()
     outcomes = [check.apply(command, now) for command, now in zip(commands, times, strict=True)]
     kinds = Counter(type(c).__name__ for c in commands)
     refused = sum(o.refused for o in outcomes)
     events = sum(len(o.events) for o in outcomes)
-    trades = sum(type(e).__name__ == "RfqAccepted" for o in outcomes for e in o.events)
+    trades = sum(type(o.events[0]) is RfqTraded for o in outcomes)
     assert not any(o.duplicate for o in outcomes)
+    if refused != mix_of.refusals:  # the mix predicts ids: a surprise refusal means a wrong prediction
+        surprises = Counter(e.reason.name for o in outcomes if isinstance(e := o.events[0], CommandRejected))
+        raise SystemExit(f"expected {mix_of.refusals} refusals, got {refused}: {dict(surprises)}")
 
     load_before = os.getloadavg()[0]
     apply = rates(args.runs, len(commands), lambda: time_apply(commands, times))
@@ -268,8 +335,10 @@ def main() -> int:
         f"{len(commands):,} commands after a warm-up, single thread.",
         "",
         f"Mix: {mix}. {refused * 100 / len(commands):.1f}% refused, {trades:,} trades, "
-        f"{events / len(commands):.2f} events per command; {IN_FLIGHT} RFQs in flight; dedupe window at "
-        f"its default capacity ({check.dedupe.capacity:,}), full and evicting.",
+        f"{events / len(commands):.2f} events per command; {IN_FLIGHT} RFQs in flight, each asking "
+        f"{DEALERS_ASKED} dealers: 3 quote, one of them again, one passes, the requester counters one "
+        "quote, then hits; dedupe window at its default capacity "
+        f"({check.dedupe.capacity:,}), full and evicting.",
         "",
         "| path | commands/s, CPU time (best) | CPU (median) | µs/command (CPU) | "
         "cost vs reference | commands/s, wall (best) | wall (median) |",

@@ -25,7 +25,7 @@ import jpype
 
 from rfq import jvm
 from rfq.cluster.domain import Audience, Outcome, StateMachine
-from rfq.cluster.domain.messages import COMMAND_TYPES, Command, Event
+from rfq.cluster.domain.messages import COMMAND_TYPES, Command, Reply
 from rfq.cluster.host import Actions, HostedService
 from rfq.codecs import rfq_sbe
 from rfq.codecs.errors import (
@@ -40,17 +40,35 @@ from rfq.codecs.rfq_sbe import CommandRejected, RejectReason
 _RECORD_LENGTH = struct.Struct("<i")
 _HEADER = struct.Struct("<HHHH")
 _CORRELATION = struct.Struct("<q")
+_USER = struct.Struct("<i")
+_USER_OFFSET = _HEADER.size + _CORRELATION.size
+"""Every command's body starts with correlationId (int64) then userId (int32)."""
 _COMMANDS = frozenset(COMMAND_TYPES)
+_COMMAND_TEMPLATES = frozenset(command.TEMPLATE_ID for command in COMMAND_TYPES)
 
 
 def rejection_for(frame: memoryview, error: CodecError, timestamp_ms: int) -> CommandRejected:
-    """The answer to a frame that did not decode: its correlation id when readable, and why."""
+    """The answer to a frame that did not decode: its correlation and user ids when readable, and why.
+
+    Every command starts its body with ``correlationId`` (int64, offset 0) and ``userId`` (int32,
+    offset 8): whatever else is wrong with the frame, those are read where they are when the frame is
+    long enough, so that the refusal can be routed back to its sender. The user id is read only when
+    the header names this schema and a command template (elsewhere offset 8 holds something else); a
+    user id outside 1..2^31-1 is not one (``None``: the refusal then goes to the sending session with no
+    user named).
+    """
     template_id = 0
     correlation_id = 0
+    user_id: int | None = None
     if len(frame) >= _HEADER.size:
         template_id = _HEADER.unpack_from(frame)[1]
         if len(frame) >= _HEADER.size + _CORRELATION.size:
             correlation_id = _CORRELATION.unpack_from(frame, _HEADER.size)[0]
+        _, _, schema_id, _ = _HEADER.unpack_from(frame)
+        is_command = schema_id == rfq_sbe.SCHEMA_ID and template_id in _COMMAND_TEMPLATES
+        if is_command and len(frame) >= _USER_OFFSET + _USER.size:
+            value = _USER.unpack_from(frame, _USER_OFFSET)[0]
+            user_id = value if value >= 1 else None  # an int32: at most 2^31-1
     if isinstance(error, WrongSchemaError):
         reason = RejectReason.WRONG_SCHEMA
     elif isinstance(error, UnknownTemplateError):
@@ -63,7 +81,7 @@ def rejection_for(frame: memoryview, error: CodecError, timestamp_ms: int) -> Co
         reason = RejectReason.MALFORMED_FRAME
     return CommandRejected(
         correlation_id=correlation_id,
-        user_id=None,
+        user_id=user_id,
         template_id=template_id,
         reason=reason,
         timestamp_ms=timestamp_ms,
@@ -176,7 +194,7 @@ class RfqService(HostedService):
     # --- internals ----------------------------------------------------------------------------
     @staticmethod
     def _send(session_id: int, outcome: Outcome, actions: Actions) -> None:
-        events: tuple[Event, ...] = outcome.events
+        events: tuple[Reply, ...] = outcome.events
         if outcome.audience is Audience.BROADCAST:
             for event in events:
                 actions.broadcast_message(event)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from rfq.cluster.domain.messages import COMMAND_TYPES
 from rfq.cluster.local import LocalCluster
 from rfq.codecs import rfq_sbe
 from rfq.codecs.rfq_sbe import (
@@ -16,10 +17,12 @@ from rfq.codecs.rfq_sbe import (
     BooleanType,
     CommandRejected,
     CreateRfq,
+    CreateRfqDealers,
     InstrumentAdded,
+    QuoteSubmitted,
     RejectReason,
     RfqCreated,
-    RfqQuoted,
+    RfqInvited,
     Side,
 )
 from rfq.gateway.cluster_client import ClusterClient, ClusterClientError
@@ -37,6 +40,23 @@ FRAME_REASONS = {
     RejectReason.INVALID_FIELD,
 }
 HEADER = struct.Struct("<HHHH")
+USER_ID = struct.Struct("<i")
+USER_ID_OFFSET = HEADER.size + 8
+"""Every command's body starts with correlationId (int64), then userId (int32)."""
+DEALERS = (301, 302)
+COMMAND_TEMPLATES = frozenset(command.TEMPLATE_ID for command in COMMAND_TYPES)
+
+
+def sender_of(frame: bytes) -> int | None:
+    """The user id a refusal of ``frame`` names: the int32 where every command keeps it, if readable
+    and if the header names a command of this schema (elsewhere offset 8 holds something else)."""
+    if len(frame) < USER_ID_OFFSET + USER_ID.size:
+        return None
+    _, template_id, schema_id, _ = HEADER.unpack_from(frame)
+    if schema_id != rfq_sbe.SCHEMA_ID or template_id not in COMMAND_TEMPLATES:
+        return None
+    (user_id,) = USER_ID.unpack_from(frame, USER_ID_OFFSET)
+    return user_id if user_id >= 1 else None
 
 
 def bad_frames(valid: bytes, count: int, seed: int = 20261121) -> list[bytes]:
@@ -45,8 +65,15 @@ def bad_frames(valid: bytes, count: int, seed: int = 20261121) -> list[bytes]:
     block_length, template_id, schema_id, version = HEADER.unpack_from(valid)
     body = valid[HEADER.size :]
     event = rfq_sbe.encode(
-        RfqQuoted(
-            correlation_id=1, rfq_id=1, requester_user_id=2, responder_user_id=3, price=1, timestamp_ms=1
+        QuoteSubmitted(
+            recipient_user_id=3,
+            correlation_id=1,
+            rfq_id=1,
+            quote_id=1,
+            dealer_user_id=3,
+            price=1,
+            valid_until_ms=2,
+            timestamp_ms=1,
         )
     )
     makers = [
@@ -114,6 +141,7 @@ def test_malformed_frames_are_answered_and_valid_commands_all_processed(three_no
                     quantity=1_000_000,
                     expire_time_ms=far,
                     cl_ord_id=f"v{n}",
+                    dealers=[CreateRfqDealers(dealer_user_id=d) for d in DEALERS],
                 )
             )
 
@@ -124,7 +152,7 @@ def test_malformed_frames_are_answered_and_valid_commands_all_processed(three_no
             if i % VALID_EVERY == 0:
                 send(create(valid_sent))
                 valid_sent += 1
-        expected = 1 + BAD_FRAMES + valid_sent
+        expected = 1 + BAD_FRAMES + valid_sent * (1 + len(DEALERS))  # RfqCreated, then an RfqInvited each
         wait_until = time.monotonic() + 60
         while len(replies) + len(undecodable) < expected and time.monotonic() < wait_until:
             if not client.poll():
@@ -137,9 +165,18 @@ def test_malformed_frames_are_answered_and_valid_commands_all_processed(three_no
     rejected = [r for r in replies if isinstance(r, CommandRejected)]
     assert sorted(r.correlation_id for r in created) == [1_000 + n for n in range(valid_sent)]
     assert [r.rfq_id for r in created] == list(range(1, valid_sent + 1))
+    invited = [r for r in replies if isinstance(r, RfqInvited)]
+    assert sorted((r.rfq_id, r.dealer_user_id) for r in invited) == [
+        (rfq_id, dealer) for rfq_id in range(1, valid_sent + 1) for dealer in DEALERS
+    ]
     assert len(rejected) == BAD_FRAMES, f"{BAD_FRAMES - len(rejected)} bad frames went unanswered"
     assert {r.reason for r in rejected} <= FRAME_REASONS
     assert {r.reason for r in rejected} == FRAME_REASONS - {RejectReason.UNSUPPORTED_VERSION}
+    # each refusal names its sender when the frame was long enough to read the user id (in order: one
+    # session, answered in log order); the bad frames made from the valid CreateRfq carry user 2
+    assert [r.user_id for r in rejected] == [sender_of(frame) for frame in bad]
+    assert sum(r.user_id == 2 for r in rejected) >= BAD_FRAMES // 8  # bad Side, most truncations
+    assert any(r.user_id is None for r in rejected)
 
     assert all(three_nodes.is_running(m) for m in three_nodes.members), "a node died"
     leader_hint = next(m for m in three_nodes.members if three_nodes.take_snapshot(m))

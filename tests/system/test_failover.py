@@ -8,7 +8,17 @@ from typing import Any
 import pytest
 
 from rfq.cluster.local import LocalCluster
-from rfq.codecs.rfq_sbe import AddInstrument, BooleanType, CreateRfq, InstrumentAdded, RfqCreated, Side
+from rfq.codecs.rfq_sbe import (
+    AddInstrument,
+    BooleanType,
+    CreateRfq,
+    CreateRfqDealers,
+    InstrumentAdded,
+    QuoteSubmitted,
+    RfqCreated,
+    Side,
+    SubmitQuote,
+)
 from rfq.gateway.command_client import CommandClient
 
 pytestmark = [pytest.mark.system, pytest.mark.slow]
@@ -16,14 +26,26 @@ pytestmark = [pytest.mark.system, pytest.mark.slow]
 RATE_PER_S = 300
 KILLS = 3
 FAILOVER_LIMIT_S = 5.0
+DEALERS = (501, 502, 503)
 
 
 class Workload:
-    """Submits CreateRfq commands at a steady rate and records every acknowledged outcome."""
+    """Creates multi-dealer RFQs and quotes each once, at a steady rate; records every outcome.
+
+    Each RFQ asks the three dealers; once its RfqCreated arrives, one of them quotes it. RFQ ids and
+    quote ids are each assigned 1, 2, 3... by the cluster, so a command applied twice (or lost after
+    its acknowledgement) shows as a gap or a repeat in either sequence.
+    """
 
     def __init__(self, cluster: LocalCluster) -> None:
         self.outcomes: dict[int, Any] = {}
         self.created: dict[int, set[int]] = {}
+        self.quoted: dict[int, set[int]] = {}
+        """correlation id of a SubmitQuote → quote ids heard for it (a resend's answer repeats the id)."""
+        self.to_quote: list[int] = []
+        """RFQs created and not quoted yet."""
+        self.quote_commands: dict[int, int] = {}
+        """correlation id of a SubmitQuote → its RFQ."""
         self.client = CommandClient(
             cluster.client_config(), gateway_id=7, on_outcome=self._on_outcome, on_event=self._on_event
         )
@@ -32,10 +54,14 @@ class Workload:
 
     def _on_outcome(self, correlation_id: int, event: Any) -> None:
         self.outcomes[correlation_id] = event
+        if isinstance(event, RfqCreated):
+            self.to_quote.append(event.rfq_id)
 
     def _on_event(self, event: Any) -> None:
         if isinstance(event, RfqCreated):
             self.created.setdefault(event.correlation_id, set()).add(event.rfq_id)
+        elif isinstance(event, QuoteSubmitted) and event.correlation_id is not None:
+            self.quoted.setdefault(event.correlation_id, set()).add(event.quote_id)
 
     def add_instrument(self) -> None:
         correlation_id = self.client.submit(
@@ -62,10 +88,30 @@ class Workload:
             quantity=1_000_000,
             expire_time_ms=int(time.time() * 1000) + 3_600_000,
             cl_ord_id=f"ord-{sequence}",
+            dealers=[CreateRfqDealers(dealer_user_id=d) for d in DEALERS],
         )
         correlation_id = self.client.submit(command)
         self.submitted_at[correlation_id] = time.monotonic()
         return correlation_id
+
+    def quote(self, rfq_id: int) -> int:
+        command = SubmitQuote(
+            correlation_id=self.client.next_correlation_id(),
+            user_id=DEALERS[rfq_id % len(DEALERS)],
+            rfq_id=rfq_id,
+            price=99_00000000 + rfq_id,
+        )
+        correlation_id = self.client.submit(command)
+        self.submitted_at[correlation_id] = time.monotonic()
+        self.quote_commands[correlation_id] = rfq_id
+        return correlation_id
+
+    def next_command(self) -> None:
+        """Quote an RFQ waiting for it, else create one."""
+        if self.to_quote:
+            self.quote(self.to_quote.pop(0))
+        else:
+            self.create()
 
     def run_for(self, seconds: float) -> None:
         """Keep submitting at RATE_PER_S and polling for ``seconds``."""
@@ -73,7 +119,7 @@ class Workload:
         sent = 0
         while (now := time.monotonic()) - start < seconds:
             if sent < (now - start) * RATE_PER_S:
-                self.create()
+                self.next_command()
                 sent += 1
             elif not self.client.poll():
                 time.sleep(0.0005)
@@ -107,11 +153,24 @@ def test_leader_killed_three_times_keeps_exactly_once_and_same_state(three_nodes
         assert load.client.drain(60), f"{load.client.pending} commands never got an outcome"
 
         # exactly once: rfq ids are assigned 1, 2, 3... so any double effect would leave a gap or a repeat
-        acknowledged = [c for c in load.submitted_at if isinstance(load.outcomes.get(c), RfqCreated)]
-        assert len(acknowledged) == len(load.submitted_at)
+        creates = [c for c in load.submitted_at if c not in load.quote_commands]
+        acknowledged = [c for c in creates if isinstance(load.outcomes.get(c), RfqCreated)]
+        assert len(acknowledged) == len(creates)
         rfq_ids = sorted(load.outcomes[c].rfq_id for c in acknowledged)
         assert rfq_ids == list(range(1, len(acknowledged) + 1))
         assert all(len(ids) == 1 for ids in load.created.values()), "a command created two RFQs"
+        # the same for quotes: quote ids 1, 2, 3..., each RFQ quoted once, by the dealer that was asked to
+        quotes: dict[int, Any] = {c: load.outcomes.get(c) for c in load.quote_commands}
+        assert all(isinstance(q, QuoteSubmitted) for q in quotes.values()), [
+            q for q in quotes.values() if not isinstance(q, QuoteSubmitted)
+        ][:5]
+        assert sorted(q.quote_id for q in quotes.values()) == list(range(1, len(quotes) + 1))
+        assert all(len(ids) == 1 for ids in load.quoted.values()), "a command made two quotes"
+        for correlation_id, quote in quotes.items():
+            rfq_id = load.quote_commands[correlation_id]
+            assert (quote.rfq_id, quote.dealer_user_id) == (rfq_id, DEALERS[rfq_id % len(DEALERS)])
+            assert quote.replaced_quote_id is None, "a quote replaced another: applied twice"
+        assert len(quotes) > len(creates) / 2, f"only {len(quotes)} quotes for {len(creates)} RFQs"
         probe = load.create()
         assert load.client.drain(30)
         assert load.outcomes[probe].rfq_id == len(acknowledged) + 1

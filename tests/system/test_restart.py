@@ -9,15 +9,23 @@ import pytest
 
 from rfq.cluster.local import LocalCluster
 from rfq.codecs.rfq_sbe import (
+    AcceptQuote,
     AddInstrument,
     BooleanType,
+    CounterQuote,
     CreateRfq,
+    CreateRfqDealers,
+    DealerPassed,
+    EndReason,
     InstrumentAdded,
-    QuoteRfq,
+    PassRfq,
+    QuoteCountered,
+    QuoteSubmitted,
     RfqCreated,
-    RfqExpired,
-    RfqQuoted,
+    RfqEnded,
+    RfqTraded,
     Side,
+    SubmitQuote,
 )
 from rfq.gateway.command_client import CommandClient
 
@@ -25,17 +33,18 @@ pytestmark = [pytest.mark.system, pytest.mark.slow]
 
 EXPIRY_AFTER_S = 30.0
 """Long enough for a snapshot, a stop, a restart and another snapshot to happen before it."""
+DEALERS = (50, 51, 52)
 
 
 class Session:
     """A command client that records outcomes and every event it hears."""
 
-    def __init__(self, cluster: LocalCluster) -> None:
+    def __init__(self, cluster: LocalCluster, gateway_id: int) -> None:
         self.outcomes: dict[int, Any] = {}
         self.events: list[Any] = []
         self.client = CommandClient(
             cluster.client_config(),
-            gateway_id=3,
+            gateway_id=gateway_id,
             on_outcome=self.outcomes.__setitem__,
             on_event=self.events.append,
         )
@@ -66,7 +75,12 @@ def create_rfq(instrument_id: int, user_id: int, expire_ms: int) -> Any:
         quantity=5_000_000,
         expire_time_ms=expire_ms,
         cl_ord_id=f"c{c % 100000}",
+        dealers=[CreateRfqDealers(dealer_user_id=d) for d in DEALERS],
     )
+
+
+def quote(rfq_id: int, dealer: int, price: int) -> Any:
+    return lambda c: SubmitQuote(correlation_id=c, user_id=dealer, rfq_id=rfq_id, price=price)
 
 
 def all_digests_at_newest(cluster: LocalCluster, count: int) -> tuple[int, str]:
@@ -80,7 +94,7 @@ def test_full_restart_restores_state_from_snapshot_and_log_and_fires_timer_once(
     three_nodes: LocalCluster,
 ) -> None:
     far = int(time.time() * 1000) + 3_600_000
-    session = Session(three_nodes)
+    session = Session(three_nodes, gateway_id=3)
     session.client.connect(wait_s=60)
     try:
         added = session.run(
@@ -95,14 +109,18 @@ def test_full_restart_restores_state_from_snapshot_and_log_and_fires_timer_once(
         all_digests_at_newest(three_nodes, 1)
 
         # after the first snapshot: more state that only the log holds, including a pending expiry
+        quotes: dict[int, QuoteSubmitted] = {}
         for rfq_id in range(1, 6):
-            quote = session.run(
-                lambda c, r=rfq_id: QuoteRfq(correlation_id=c, user_id=50, rfq_id=r, price=99_50000000)
-            )
-            assert isinstance(quote, RfqQuoted), quote
+            quoted = session.run(quote(rfq_id, DEALERS[0], 99_50000000 + rfq_id))
+            assert isinstance(quoted, QuoteSubmitted), quoted
+            quotes[rfq_id] = quoted
         expire_ms = int(time.time() * 1000) + int(EXPIRY_AFTER_S * 1000)
         expiring = session.run(create_rfq(added.instrument_id, 12, expire_ms))
         assert isinstance(expiring, RfqCreated)
+        live = session.run(quote(expiring.rfq_id, DEALERS[1], 99_75000000))  # a live quote in it
+        assert isinstance(live, QuoteSubmitted), live
+        passed = session.run(lambda c: PassRfq(correlation_id=c, user_id=DEALERS[2], rfq_id=expiring.rfq_id))
+        assert isinstance(passed, DealerPassed), passed
         assert three_nodes.take_snapshot(session.client.leader_member_id)
         before = all_digests_at_newest(three_nodes, 2)
     finally:
@@ -113,7 +131,8 @@ def test_full_restart_restores_state_from_snapshot_and_log_and_fires_timer_once(
         assert three_nodes.invalidate_latest_snapshot(member)
     three_nodes.start()
 
-    session = Session(three_nodes)
+    # another gateway id: correlation ids must not repeat the first session's (the cluster remembers)
+    session = Session(three_nodes, gateway_id=4)
     session.client.connect(wait_s=60)
     try:
         assert three_nodes.take_snapshot(session.client.leader_member_id)
@@ -122,10 +141,37 @@ def test_full_restart_restores_state_from_snapshot_and_log_and_fires_timer_once(
         assert after[0] > before[0]
         assert time.time() * 1000 < expire_ms, "the restart took longer than the expiry allows"
 
-        expired = session.wait_for(lambda e: isinstance(e, RfqExpired), timeout_s=EXPIRY_AFTER_S + 15)
-        assert [e.rfq_id for e in expired] == [expiring.rfq_id]
-        assert expired[0].timestamp_ms >= expire_ms
+        # the quotes only the log held are live: the expiring RFQ's can be countered, another one hit
+        countered = session.run(
+            lambda c: CounterQuote(
+                correlation_id=c,
+                user_id=12,
+                rfq_id=expiring.rfq_id,
+                quote_id=live.quote_id,
+                price=99_70000000,
+            )
+        )
+        assert isinstance(countered, QuoteCountered), countered
+        assert countered.counter_id > live.quote_id
+        traded = session.run(
+            lambda c: AcceptQuote(correlation_id=c, user_id=3, rfq_id=2, quote_id=quotes[2].quote_id)
+        )
+        assert isinstance(traded, RfqTraded), traded
+        assert (traded.price, traded.dealer_user_id, traded.cover_price) == (99_50000002, DEALERS[0], None)
+
+        # the pending deadline fires once: RfqEnded(EXPIRED) to the requester, then to each dealer that
+        # has not passed (the one that never answered in it, the one whose quote is live)
+        def expired(event: Any) -> bool:
+            return isinstance(event, RfqEnded) and event.reason is EndReason.EXPIRED
+
+        assert session.wait_for(expired, timeout_s=EXPIRY_AFTER_S + 15), "the deadline never fired"
         session.wait_for(lambda e: False, timeout_s=3)  # listen a while longer: it must not fire twice
-        assert [e.rfq_id for e in session.events if isinstance(e, RfqExpired)] == [expiring.rfq_id]
+        ended = [e for e in session.events if expired(e)]
+        assert [(e.rfq_id, e.recipient_user_id) for e in ended] == [
+            (expiring.rfq_id, 12),
+            (expiring.rfq_id, DEALERS[0]),
+            (expiring.rfq_id, DEALERS[1]),
+        ], ended
+        assert all(e.timestamp_ms >= expire_ms and e.correlation_id is None for e in ended), ended
     finally:
         session.client.close()

@@ -22,11 +22,23 @@ import java.nio.ByteOrder;
  *
  * <p>Commands arrive as one array of {@code [int32 little-endian length][SBE frame]} records, built in
  * Python with {@code rfq.codecs.rfq_sbe}. Each command's latency runs from the offer Aeron accepted to
- * the first egress event carrying the same correlationId (an int64 at offset 8 of every event: right
- * after the 8-byte SBE header, first field of the body). {@code RfqExpired} (template 29) carries no
- * correlationId and is counted apart; {@code CommandRejected} (template 20) answers its command like any
- * event and is also counted, because a valid workload should see none. Only this class's SBE knowledge
- * is those offsets and template ids: it does not depend on the generated codecs.
+ * the first egress event carrying the same correlationId. Where an event holds it (schema/rfq.xml):
+ * <ul>
+ * <li>{@code CommandRejected}, {@code InstrumentAdded}, {@code InstrumentEnabled}, {@code RfqCreated}
+ * (templates 20..23), {@code StateQueried} (31) and anything else: an int64 at offset 8, right after the
+ * 8-byte SBE header, first field of the body (the echo frames of the Python echo service too);</li>
+ * <li>the addressed RFQ events {@code QuoteSubmitted} .. {@code RfqEnded} (templates 25..30):
+ * {@code recipientUserId} (int32) first, then the optional correlationId (int64, null
+ * {@code Long.MIN_VALUE}) at offset 12: only the copy addressed to the user who acted carries it;</li>
+ * <li>{@code RfqInvited} (24): none.</li>
+ * </ul>
+ * Copies without a correlationId are counted as events and otherwise ignored; an {@code RfqEnded} with
+ * reason EXPIRED (5, a uint8 at offset 28) and no correlationId is an expiry and is counted apart;
+ * {@code CommandRejected} answers its command like any event and is also counted, because a valid
+ * workload should see none. Only this class's SBE knowledge is those offsets, template ids and that
+ * enum value: it does not depend on the generated codecs (it is compiled by {@code mvn package},
+ * before sbe-tool generates them), and bench/cluster.py checks {@link #correlationIdOf} against
+ * {@code rfq.codecs.rfq_sbe} before it measures anything.
  *
  * <p>Sends are paced at {@code ratePerSecond} (0 = as fast as the window allows) with at most
  * {@code window} commands unanswered; a paced run keeps to its schedule through a stall of the cluster
@@ -39,12 +51,19 @@ import java.nio.ByteOrder;
 public final class CommandLoad implements EgressListener
 {
     /** Slots at the start of the array {@link #run} returns, before the latencies. */
-    public static final int RESULT_HEADER = 6;
+    public static final int RESULT_HEADER = 7;
+    /** What {@link #correlationIdOf} returns for an event that carries no correlationId. */
+    public static final long NO_CORRELATION_ID = Long.MIN_VALUE;
     private static final int SBE_HEADER_LENGTH = 8;
     private static final int CORRELATION_ID_OFFSET = SBE_HEADER_LENGTH;
+    private static final int ADDRESSED_CORRELATION_ID_OFFSET = SBE_HEADER_LENGTH + 4;
+    private static final int RFQ_ENDED_REASON_OFFSET = SBE_HEADER_LENGTH + 20;
     private static final int TEMPLATE_ID_OFFSET = 2;
     private static final int COMMAND_REJECTED = 20;
-    private static final int RFQ_EXPIRED = 29;
+    private static final int RFQ_INVITED = 24;
+    private static final int FIRST_ADDRESSED = 25; // QuoteSubmitted
+    private static final int RFQ_ENDED = 30; // the last addressed event
+    private static final int END_REASON_EXPIRED = 5;
     private static final long MISSING = -1;
 
     private final Long2LongHashMap indexByCorrelationId = new Long2LongHashMap(MISSING);
@@ -54,6 +73,7 @@ public final class CommandLoad implements EgressListener
     private long rejected;
     private long expired;
     private long otherEvents;
+    private long events;
     private long lastAnswerAt;
     private String failure;
 
@@ -76,8 +96,10 @@ public final class CommandLoad implements EgressListener
      * @param backoff          wait for answers by spinning, yielding, then parking up to 100 µs (true), or
      *                         by busy-spinning (false): on two cores a spinning client takes a core from the
      *                         cluster it measures.
-     * @return {@code [elapsedNs, commands, rejected, expired, otherEvents, sendRetries, latency_0 .. n-1]},
-     * latencies in ns and in the order of {@code records}.
+     * @return {@code [elapsedNs, commands, rejected, expired, otherEvents, sendRetries, events,
+     * latency_0 .. n-1]}: otherEvents carry a correlationId that no command of this run is waiting for
+     * (0 in a valid run), events counts every egress message; latencies in ns, in the order of
+     * {@code records}.
      * @throws IllegalStateException if the session closes, the leader changes, an offer is refused for
      * good, or no answer comes for {@code stallTimeoutMs}.
      */
@@ -196,6 +218,7 @@ public final class CommandLoad implements EgressListener
             result[3] = load.expired;
             result[4] = load.otherEvents;
             result[5] = sendRetries;
+            result[6] = load.events;
             System.arraycopy(load.latencies, 0, result, RESULT_HEADER, commands);
             return result;
         }
@@ -210,18 +233,23 @@ public final class CommandLoad implements EgressListener
         final Header header)
     {
         final long now = System.nanoTime();
+        events++;
         if (length < CORRELATION_ID_OFFSET + 8)
         {
             otherEvents++;
             return;
         }
         final int templateId = buffer.getShort(offset + TEMPLATE_ID_OFFSET, ByteOrder.LITTLE_ENDIAN) & 0xFFFF;
-        if (RFQ_EXPIRED == templateId)
+        final long correlationId = correlationIdOf(buffer, offset, length);
+        if (NO_CORRELATION_ID == correlationId)
         {
-            expired++;
-            return;
+            if (RFQ_ENDED == templateId && length > RFQ_ENDED_REASON_OFFSET &&
+                END_REASON_EXPIRED == buffer.getByte(offset + RFQ_ENDED_REASON_OFFSET))
+            {
+                expired++; // one copy per recipient of an RFQ whose deadline passed
+            }
+            return; // a copy addressed to another user than the one who acted, or an invitation
         }
-        final long correlationId = buffer.getLong(offset + CORRELATION_ID_OFFSET, ByteOrder.LITTLE_ENDIAN);
         final long index = indexByCorrelationId.remove(correlationId);
         if (MISSING == index)
         {
@@ -258,6 +286,38 @@ public final class CommandLoad implements EgressListener
         final String ingressEndpoints)
     {
         fail("the leader changed to member " + leaderMemberId + " (a benchmark does not resend)");
+    }
+
+    /**
+     * The correlationId an egress frame carries, or {@link #NO_CORRELATION_ID} when it has none (an
+     * invitation, a copy addressed to another user than the one who acted, a frame too short).
+     *
+     * @param frame one SBE frame, header included.
+     * @return its correlationId, read where its template keeps it.
+     */
+    public static long correlationIdOf(final byte[] frame)
+    {
+        return correlationIdOf(new UnsafeBuffer(frame), 0, frame.length);
+    }
+
+    private static long correlationIdOf(final DirectBuffer buffer, final int offset, final int length)
+    {
+        if (length < CORRELATION_ID_OFFSET + 8)
+        {
+            return NO_CORRELATION_ID;
+        }
+        final int templateId = buffer.getShort(offset + TEMPLATE_ID_OFFSET, ByteOrder.LITTLE_ENDIAN) & 0xFFFF;
+        if (RFQ_INVITED == templateId)
+        {
+            return NO_CORRELATION_ID;
+        }
+        if (FIRST_ADDRESSED <= templateId && templateId <= RFQ_ENDED)
+        {
+            return length < ADDRESSED_CORRELATION_ID_OFFSET + 8 ?
+                NO_CORRELATION_ID :
+                buffer.getLong(offset + ADDRESSED_CORRELATION_ID_OFFSET, ByteOrder.LITTLE_ENDIAN);
+        }
+        return buffer.getLong(offset + CORRELATION_ID_OFFSET, ByteOrder.LITTLE_ENDIAN);
     }
 
     private void fail(final String reason)
