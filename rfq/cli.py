@@ -1,4 +1,4 @@
-"""The ``rfq`` command line: run the platform, and (later) operate it.
+"""The ``rfq`` command line: run the platform, and operate it (``rfq.admin``: HTTP, no JVM).
 
 Every command is a thin shell over the library: it parses options, builds a config object and hands
 over, so that what the CLI does is what the tests exercise.
@@ -7,6 +7,7 @@ over, so that what the CLI does is what the tests exercise.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import signal
 import threading
 from collections.abc import Iterator
@@ -16,15 +17,28 @@ from typing import Any
 
 import click
 
-from rfq import __version__, jvm
+from rfq import __version__, admin, cluster_cli, jvm, logs
 from rfq.credentials import SECRET_ENV, load_secret
+from rfq.node_options import failover_options, status_options
 from rfq.topology import DEFAULT_PORT_BASE, Topology
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=admin.EXIT_CODES)
 @click.version_option(__version__, prog_name="rfq")
-def main() -> None:
+@click.option(
+    "--log-json/--log-text",
+    default=None,
+    help=f"Log lines as JSON objects [default: text, or JSON when {logs.JSON_ENV}=1].",
+)
+@click.option(
+    "--log-level", default=None, help=f"Level of rfq's log lines [default: {logs.LEVEL_ENV} or INFO]."
+)
+def main(log_json: bool | None, log_level: str | None) -> None:
     """RFQ cluster: request-for-quote negotiation on a replicated Aeron Cluster state machine."""
+    logs.configure(log_json, log_level)
+
+
+admin.register(main)
 
 
 SERVICES = ("rfq", "echo")
@@ -104,8 +118,11 @@ service_option = click.option(
 def run(base_dir: Path | None, port_base: int, service: str, demo: bool, web: bool, web_port: int) -> None:
     """Start the embedded single-node platform in this process; Ctrl-C stops it cleanly.
 
-    The node hosts the RFQ service and, unless --no-demo, is loaded with a few bonds and three RFQs
-    (one traded, one live with quotes and a counter, one open) through an in-process client session.
+    Unless --no-demo, the web gateway's directory gets demo users (an operator, a trader, three
+    dealers; tokens kept in <base-dir>/demo-tokens.json, FIX logins), and the platform gets six bonds
+    and three RFQs (one traded, one live with quotes and a counter, one open), loaded through the web
+    gateway as those users (rfq.demo). It then prints the URLs, each user's token as an export line,
+    and a first curl command.
     """
     from rfq.cluster.node import EmbeddedNode, NodeConfig
 
@@ -114,17 +131,15 @@ def run(base_dir: Path | None, port_base: int, service: str, demo: bool, web: bo
     with stop_signals() as stop, EmbeddedNode(config, _service(service, base_dir)) as node:
         click.echo(f"rfq: single-node cluster up ({service} service); ingress {node.ingress_endpoints}")
         click.echo(f"rfq: log and archive in {node.base_dir}")
-        if service == "rfq" and demo:
-            from rfq import demo as demo_data
-
-            client = demo_data.in_process_client(node.aeron_directory_name)
-            try:
-                client.connect(wait_s=30)
-                demo_data.load(client, lambda line: click.echo(f"rfq: demo: {line}"))
-            finally:
-                client.close()
+        home: Path = base_dir or node.base_dir
+        tokens = _demo_users(home) if service == "rfq" and demo else None
         gateway = _start_web(node, base_dir, web_port) if web and service == "rfq" else None
         try:
+            # FIX gateway hook: start it here, beside the web gateway (same directory), and pass its
+            # host:port to demo.welcome(fix=...) below, which prints it with the demo users' FIX logins.
+            fix_endpoint: str | None = None
+            if tokens is not None:
+                _load_demo(gateway, tokens, home, fix_endpoint)
             click.echo("rfq: running; Ctrl-C to stop")
             _serve(node, stop)
             click.echo("rfq: stopping")
@@ -132,6 +147,31 @@ def run(base_dir: Path | None, port_base: int, service: str, demo: bool, web: bo
             if gateway is not None:
                 gateway.stop()
     click.echo("rfq: stopped")
+
+
+def _say_demo(line: str) -> None:
+    click.echo(f"rfq: demo: {line}")
+
+
+def _demo_users(home: Path) -> dict[str, str]:
+    """The demo users in the gateway directory under ``home``, with their tokens (rfq.demo)."""
+    from rfq import demo as demo_data
+    from rfq.gateway.web.app import WebSettings
+
+    directory_path = WebSettings(data_dir=home / "gateway").directory_path
+    return demo_data.seed_users(directory_path, home / demo_data.TOKENS_FILE, _say_demo)
+
+
+def _load_demo(gateway: Any, tokens: dict[str, str], home: Path, fix_endpoint: str | None) -> None:
+    """Load the demo instruments and RFQs through the web gateway, then print how to use them."""
+    from rfq import demo as demo_data
+
+    if gateway is None:
+        _say_demo("skipped: the demo loads through the web gateway, which is not running")
+        return
+    demo_data.load(gateway.url, tokens, _say_demo)
+    for line in demo_data.welcome(gateway.url, tokens, home / demo_data.TOKENS_FILE, fix_endpoint):
+        click.echo(line)
 
 
 def _start_web(node: Any, base_dir: Path | None, port: int) -> Any:
@@ -179,6 +219,8 @@ def _start_web(node: Any, base_dir: Path | None, port: int) -> Any:
     help="The media driver's folder (default: a new one under /dev/shm, deleted on exit).",
 )
 @service_option
+@status_options
+@failover_options
 def node(
     member_id: int,
     hosts: str,
@@ -189,9 +231,16 @@ def node(
     fresh: bool,
     aeron_dir: Path | None,
     service: str,
+    status_host: str,
+    status_port: int | None,
+    timeouts: dict[str, int],
 ) -> None:
-    """Run one member of a multi-node cluster (Aeron over UDP) until SIGINT or SIGTERM."""
+    """Run one member of a multi-node cluster (Aeron over UDP) until SIGINT or SIGTERM.
+
+    It serves its status (/status), metrics (/metrics) and POST /snapshot on --status-port."""
     from rfq.cluster.node import EmbeddedNode, NodeConfig
+    from rfq.cluster.status import serve_status
+    from rfq.topology import STATUS_OFFSET
 
     secret = load_secret(secret_file)
     if secret is None and not insecure:
@@ -205,15 +254,24 @@ def node(
         fresh_start=fresh,
         cluster_secret=secret,
     )
+    config = dataclasses.replace(config, **timeouts)
+    if status_port is None:
+        status_port = topology.port(member_id, STATUS_OFFSET)
     jvm.start()
-    with stop_signals() as stop, EmbeddedNode(config, _service(service, base_dir)) as running:
+    with (
+        stop_signals() as stop,
+        EmbeddedNode(config, _service(service, base_dir)) as running,
+        serve_status(running, status_host, status_port or None) as status,
+    ):
         click.echo(f"rfq: member {member_id} of {topology.size} up; ingress {running.ingress_endpoints}")
+        if status is not None:
+            click.echo(f"rfq: status on {status.url}/status, metrics on {status.url}/metrics")
         _serve(running, stop)
         click.echo(f"rfq: member {member_id} stopping")
     click.echo(f"rfq: member {member_id} stopped")
 
 
-@main.command()
+@main.group(invoke_without_command=True)
 @click.option("--members", type=int, default=3, show_default=True, help="How many local nodes.")
 @port_base_option
 @click.option(
@@ -224,8 +282,14 @@ def node(
     help="Each node keeps its state in <base-dir>/node-<id>; the secret is <base-dir>/secret.",
 )
 @service_option
-def cluster(members: int, port_base: int, base_dir: Path, service: str) -> None:
-    """Start a local multi-node cluster, one process per member, on loopback; Ctrl-C stops all."""
+@click.pass_context
+def cluster(ctx: click.Context, members: int, port_base: int, base_dir: Path, service: str) -> None:
+    """Start a local multi-node cluster, one process per member, on loopback; Ctrl-C stops all.
+
+    With a subcommand, look at a running cluster instead: `rfq cluster status`, `rfq cluster snapshot`.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
     from rfq.cluster.local import LocalCluster
 
     topology = Topology(hosts=("localhost",) * members, port_base=port_base)
@@ -244,6 +308,9 @@ def cluster(members: int, port_base: int, base_dir: Path, service: str) -> None:
         finally:
             local.stop()
     click.echo("rfq: cluster stopped")
+
+
+cluster_cli.register(cluster)
 
 
 # --- gateways ---------------------------------------------------------------------------------------
@@ -290,6 +357,14 @@ def gateway() -> None:
     show_default=True,
     help="Unique among the cluster's gateways, and kept with its data dir (1 is the demo loader's).",
 )
+@click.option(
+    "--outcome-timeout",
+    type=click.FloatRange(0.1, 120),
+    default=5.0,
+    show_default=True,
+    help="Seconds a request waits for the cluster's answer before 503 + Retry-After (the command "
+    "stays pending; a retry with the same Idempotency-Key gets its outcome).",
+)
 def gateway_web(
     endpoints: str | None,
     port_base: int,
@@ -299,6 +374,7 @@ def gateway_web(
     port: int,
     data_dir: Path,
     gateway_id: int,
+    outcome_timeout: float,
 ) -> None:
     """Serve the REST API, the event stream and OpenAPI, for the cluster at --cluster."""
     from rfq.gateway.cluster_client import ClientConfig
@@ -313,7 +389,13 @@ def gateway_web(
     with stop_signals() as stop:
         try:
             server = serve_web(
-                config, data_dir, gateway_id=gateway_id, host=host, port=port, wait_ready=False
+                config,
+                data_dir,
+                gateway_id=gateway_id,
+                host=host,
+                port=port,
+                wait_ready=False,
+                outcome_timeout_s=outcome_timeout,
             )
         except (OSError, RuntimeError, TimeoutError) as error:
             raise click.ClickException(f"the web gateway did not start: {error}") from error
