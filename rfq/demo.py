@@ -1,59 +1,61 @@
-"""Demo data for ``rfq run``: six bonds and three multi-dealer RFQs at different stages.
+"""Demo data for ``rfq run``: users with tokens and FIX logins, six bonds, and three RFQs at different
+stages, all loaded through the web gateway as those users.
 
-It goes through the same path as any gateway: a :class:`CommandClient` session (IPC, in the node's
-process) submits commands and waits for their outcomes (the first event carrying the command's
-correlation id: the copy addressed to the user who acted). Users: operator 1, clients 101 and 102,
-dealers 201, 202 and 203.
+Why through the gateway: it is the path every client takes, so the demo shows what a newcomer will
+do with curl, and its commands get the gateway core's correlation ids (gateway id, then an epoch the
+directory increments at every start): unique across runs of the same base dir, with no guessing.
 
-- RFQ one: client 101 asks the three dealers; two quote, one of them quotes again, the third passes;
-  the client counters the best quote, then hits it: a trade, with the other quote as its cover.
-- RFQ two: client 102 asks two dealers; both quote, the client counters one: live.
-- RFQ three: client 101 asks the three dealers; nobody has answered yet: open.
+- Users (:data:`USERS`) go into the gateway's directory, as ``rfq gateway users add`` would put them:
+  an operator, a trader and three dealers (the default dealers), with FIX logins for the trader and
+  the dealers (SenderCompID and password, via ``Directory.set_fix_login``).
+- Tokens: the directory keeps only their hashes, so a token can be printed only when it is issued.
+  For the demo, and only there, they are also written to ``<base dir>/demo-tokens.json`` (mode 0600)
+  and reused while they still authenticate: a second ``make run`` prints the same tokens. A real
+  deployment issues tokens with ``rfq user token`` and never stores them.
+- Instruments are POSTed by the operator; one the cluster already has is said so and kept.
+- RFQs (:func:`negotiate`): one traded (three dealers asked, two quote, one of them twice, the third
+  passes, a counter, a hit), one live (two quotes and a counter), one open. They are negotiated when
+  the trader has no live RFQ, so a restart within their ten minutes does not pile up more.
 
-Every outcome's type is checked, and the demo says what it saw: it never reports a step (least of
-all a trade) that the cluster did not confirm. Running it again against a node that kept its state
-(``rfq run --base-dir``) is harmless: the instruments are there already, so the RFQs are skipped.
-A second run's correlation ids restart at 1 (until the gateway core makes them unique across
-restarts), so its AddInstruments are answered as resends with the first run's outcomes; those are
-recognised by their cluster time, older than this run.
+Every step checks the gateway's answer and the demo says what it saw; a refusal stops the demo (not
+the platform) with the gateway's words.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+import functools
+import json
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
-from rfq.codecs.rfq_sbe import (
-    PRICE_EXPONENT,
-    AcceptQuote,
-    AddInstrument,
-    BooleanType,
-    CommandRejected,
-    CounterQuote,
-    CreateRfq,
-    CreateRfqDealers,
-    DealerPassed,
-    InstrumentAdded,
-    PassRfq,
-    QuoteCountered,
-    QuoteSubmitted,
-    RejectReason,
-    RfqCreated,
-    RfqTraded,
-    Side,
-    SubmitQuote,
+from rfq.client import ApiError, GatewayClient
+
+TOKENS_FILE = "demo-tokens.json"
+OPEN_FOR_S = 10 * 60
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    name: str
+    role: str
+    user_id: int
+    default_dealer: bool = False
+    fix_sender_comp_id: str | None = None
+    fix_password: str | None = None
+
+
+OPERATOR = DemoUser("ops", "operator", 1)
+TRADER = DemoUser("alice", "trader", 101, fix_sender_comp_id="ALICE", fix_password="alice-fix")
+DEALERS = tuple(
+    DemoUser(f"dealer-{x}", "dealer", 200 + i, True, f"DEALER-{x.upper()}", f"dealer-{x}-fix")
+    for i, x in enumerate("abc", start=1)
 )
-from rfq.gateway.cluster_client import ClientConfig
-from rfq.gateway.command_client import CommandClient
-
-DEMO_GATEWAY_ID = 1
-OPERATOR = 1
-CLIENTS = (101, 102)
-DEALERS = (201, 202, 203)
-OPEN_FOR_MS = 10 * 60 * 1000
-EARLIER_RUN_SLACK_MS = 2_000
-"""An InstrumentAdded stamped this long before the demo started answers an earlier run's command."""
+USERS: tuple[DemoUser, ...] = (OPERATOR, TRADER, *DEALERS)
 
 INSTRUMENTS: tuple[tuple[str, int, str], ...] = (
     ("912828YK0", 1_000_000, "US Treasury note"),
@@ -64,193 +66,191 @@ INSTRUMENTS: tuple[tuple[str, int, str], ...] = (
     ("594918BY9", 100_000, "Microsoft Corp. note"),
 )
 
-E = TypeVar("E")
 
+# --- users ----------------------------------------------------------------------------------------
+def seed_users(directory_path: Path, tokens_file: Path, say: Say) -> dict[str, str]:
+    """Put :data:`USERS` in the directory at ``directory_path`` (those missing), with their FIX
+    logins, and return each one's token: the one kept in ``tokens_file`` while it still
+    authenticates that user, else a new one (then the file is rewritten)."""
+    from rfq.gateway.identity import Directory
 
-def price(value: str) -> int:
-    """A decimal string as the wire's price mantissa (10^PRICE_EXPONENT units)."""
-    whole, _, fraction = value.partition(".")
-    digits: int = -PRICE_EXPONENT
-    scale: int = 10**digits
-    return int(whole) * scale + int((fraction + "0" * digits)[:digits] or 0)
-
-
-def show(mantissa: int) -> str:
-    """A price mantissa as a decimal, two places at least: ``9950000000`` → ``99.50``."""
-    digits = -PRICE_EXPONENT
-    whole, fraction = divmod(mantissa, 10**digits)
-    text = f"{fraction:0{digits}d}".rstrip("0").ljust(2, "0")
-    return f"{whole}.{text}"
-
-
-class DemoStepError(Exception):
-    """A step's outcome was not what the demo expected: it stops and says what it got."""
-
-
-def _describe(outcome: Any) -> str:
-    if isinstance(outcome, CommandRejected):
-        return f"refused ({outcome.reason.name})"
-    return f"answered with {type(outcome).__name__}"
-
-
-def expect(outcome: Any, kind: type[E], step: str) -> E:
-    """``outcome`` if it is a ``kind``; otherwise stop the demo, naming the step and what came back."""
-    if isinstance(outcome, kind):
-        return outcome
-    hint = ""
-    if isinstance(outcome, CommandRejected) and outcome.reason is RejectReason.CORRELATION_ID_REUSED:
-        hint = " (an earlier run against this base dir used the same correlation ids)"
-    raise DemoStepError(f"{step}: {_describe(outcome)}{hint}")
-
-
-def load(client: CommandClient, say: Callable[[str], None]) -> None:
-    """Add the demo instruments and negotiate three RFQs: one traded, one live, one open."""
-    started_ms = int(time.time() * 1000)
-
-    def run(make: Callable[[int], Any]) -> Any:
-        return client.request(make(client.next_correlation_id()))
-
-    ids: dict[str, int] = {}
-    fresh = 0
-    for cusip, min_quantity, description in INSTRUMENTS:
-        outcome = client.request(
-            AddInstrument(
-                correlation_id=client.next_correlation_id(),
-                user_id=OPERATOR,
-                min_quantity=min_quantity,
-                enabled=BooleanType.TRUE,
-                cusip=cusip,
-            )
-        )
-        if isinstance(outcome, InstrumentAdded):
-            ids[cusip] = outcome.instrument_id
-            if outcome.timestamp_ms < started_ms - EARLIER_RUN_SLACK_MS:
-                say(f"instrument {outcome.instrument_id}: {cusip} was added by an earlier run")
-            else:
-                fresh += 1
-                say(f"instrument {outcome.instrument_id}: {cusip} {description}, min {min_quantity:,}")
-        elif isinstance(outcome, CommandRejected) and outcome.reason is RejectReason.DUPLICATE_INSTRUMENT:
-            say(f"instrument {cusip} is already there")
-        else:
-            say(f"instrument {cusip}: {_describe(outcome)}")
-    if fresh < len(INSTRUMENTS):
-        say("demo RFQs skipped: the instruments were already loaded")
-        return
+    kept = _read_tokens(tokens_file)
+    tokens: dict[str, str] = {}
+    directory = Directory(directory_path)
     try:
-        _negotiate(run, ids, started_ms + OPEN_FOR_MS, say)
-    except DemoStepError as stopped:
+        for user in USERS:
+            known = directory.user_by_name(user.name)
+            if known is None:
+                known = directory.add_user(user.name, user.role, user.user_id, user.default_dealer)
+                say(f"user {known.user_id}: {known.name} ({known.role.value})")
+            token = kept.get(user.name)
+            holder = None if token is None else directory.authenticate(token)
+            if token is None or holder is None or holder.user_id != known.user_id:
+                token = directory.issue_token(known.user_id, "demo")
+            tokens[user.name] = token
+            if user.fix_sender_comp_id and user.fix_password:
+                holder = directory.fix_login(user.fix_sender_comp_id, user.fix_password)
+                if holder is None or holder.user_id != known.user_id:
+                    directory.set_fix_login(user.fix_sender_comp_id, known.user_id, user.fix_password)
+    finally:
+        directory.close()
+    if tokens != kept:
+        _write_tokens(tokens_file, tokens)
+    return tokens
+
+
+def _read_tokens(path: Path) -> dict[str, str]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def _write_tokens(path: Path, tokens: dict[str, str]) -> None:
+    """Owner-only, written whole then renamed (a reader never sees half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".tmp")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+        json.dump(tokens, out, indent=2)
+    partial.replace(path)
+
+
+# --- instruments and RFQs -------------------------------------------------------------------------
+class DemoStepError(Exception):
+    """A step's answer was not what the demo expected: it stops and says what it got."""
+
+
+def load(url: str, tokens: dict[str, str], say: Say) -> None:
+    """Add the demo instruments, then negotiate the demo RFQs unless the trader has live ones."""
+    clients = {user.name: GatewayClient(url, tokens[user.name], timeout_s=30) for user in USERS}
+    try:
+        _add_instruments(clients[OPERATOR.name], say)
+        live = clients[TRADER.name].get("/v1/rfqs", status="live")
+        if live:
+            say(f"demo RFQs skipped: {TRADER.name} has {len(live)} live RFQs already")
+            return
+        negotiate(clients, say)
+    except (ApiError, DemoStepError) as stopped:
         say(f"demo stopped: {stopped}")
+    finally:
+        for client in clients.values():
+            client.close()
 
 
-def _negotiate(
-    run: Callable[[Callable[[int], Any]], Any],
-    ids: dict[str, int],
-    expiry_ms: int,
-    say: Callable[[str], None],
-) -> None:
-    alice, bob = CLIENTS
-    d1, d2, d3 = DEALERS
+def _add_instruments(operator: GatewayClient, say: Say) -> None:
+    known = {view["cusip"]: view for view in operator.get("/v1/instruments")}
+    for cusip, min_quantity, description in INSTRUMENTS:
+        view = known.get(cusip)
+        if view is not None:
+            say(f"instrument {view['instrument_id']}: {cusip} is there already")
+            continue
+        body = {"cusip": cusip, "min_quantity": min_quantity, "description": description}
+        view = _step(functools.partial(operator.post, "/v1/instruments", body), f"adding {cusip}")
+        say(f"instrument {view['instrument_id']}: {cusip} {description}, min {min_quantity:,}")
 
-    def create(
-        user: int, cusip: str, side: Side, quantity: int, cl_ord_id: str, dealers: tuple[int, ...]
-    ) -> int:
-        created = expect(
-            run(
-                lambda c: CreateRfq(
-                    correlation_id=c,
-                    user_id=user,
-                    instrument_id=ids[cusip],
-                    side=side,
-                    quantity=quantity,
-                    expire_time_ms=expiry_ms,
-                    cl_ord_id=cl_ord_id,
-                    dealers=[CreateRfqDealers(dealer_user_id=d) for d in dealers],
-                )
-            ),
-            RfqCreated,
-            f"client {user}'s RFQ {cl_ord_id}",
-        )
-        verb = "buy" if side is Side.BUY else "sell"
-        asked = ", ".join(str(d) for d in dealers)
+
+def _step(call: Callable[[], Any], step: str) -> Any:
+    try:
+        return call()
+    except ApiError as error:
+        raise DemoStepError(f"{step}: {error}") from error
+
+
+def negotiate(clients: dict[str, GatewayClient], say: Say) -> None:
+    """The three demo RFQs, each step said as the gateway answered it."""
+    alice = TRADER.name
+    a, b, c = (dealer.name for dealer in DEALERS)
+
+    def create(cusip: str, side: str, quantity: int, order_id: str, dealers: Iterable[str]) -> int:
+        asked = list(dealers)
+        body = {
+            "cusip": cusip,
+            "side": side,
+            "quantity": quantity,
+            "ttl_seconds": OPEN_FOR_S,
+            "client_order_id": order_id,
+            "dealers": asked,
+        }
+        rfq = _step(lambda: clients[alice].post("/v1/rfqs", body), f"{alice}'s RFQ {order_id}")
         say(
-            f"rfq {created.rfq_id}: client {user} asks dealers {asked} for a price to {verb} "
-            f"{quantity:,} {cusip}, open for {OPEN_FOR_MS // 60_000} minutes"
+            f"rfq {rfq['rfq_id']}: {alice} asks {', '.join(asked)} for a price to {side} {quantity:,} "
+            f"{cusip}, open for {OPEN_FOR_S // 60} minutes"
         )
-        return created.rfq_id
+        return int(rfq["rfq_id"])
 
-    def quote(rfq_id: int, dealer: int, value: str) -> QuoteSubmitted:
-        quoted = expect(
-            run(lambda c: SubmitQuote(correlation_id=c, user_id=dealer, rfq_id=rfq_id, price=price(value))),
-            QuoteSubmitted,
-            f"rfq {rfq_id}: dealer {dealer}'s quote",
+    def quote(rfq_id: int, dealer: str, price: str) -> dict[str, Any]:
+        path = f"/v1/rfqs/{rfq_id}/quotes"
+        quoted = _step(
+            lambda: clients[dealer].post(path, {"price": price}), f"rfq {rfq_id}: {dealer}'s quote"
         )
-        again = (
-            "" if quoted.replaced_quote_id is None else f" again, replacing quote {quoted.replaced_quote_id}"
-        )
-        say(f"rfq {rfq_id}: dealer {dealer} quotes {show(quoted.price)}{again} (quote {quoted.quote_id})")
-        return quoted
+        replaced = quoted.get("replaced_quote_id")
+        again = "" if replaced is None else f" again, replacing quote {replaced}"
+        mine = dict(quoted["quote"])
+        say(f"rfq {rfq_id}: {dealer} quotes {mine['price']}{again} (quote {mine['quote_id']})")
+        return mine
 
-    def counter(rfq_id: int, user: int, quoted: QuoteSubmitted, value: str) -> None:
-        countered = expect(
-            run(
-                lambda c: CounterQuote(
-                    correlation_id=c,
-                    user_id=user,
-                    rfq_id=rfq_id,
-                    quote_id=quoted.quote_id,
-                    price=price(value),
-                )
-            ),
-            QuoteCountered,
-            f"rfq {rfq_id}: client {user}'s counter",
+    def counter(rfq_id: int, dealer: str, quoted: dict[str, Any], price: str) -> None:
+        path = f"/v1/rfqs/{rfq_id}/quotes/{quoted['quote_id']}/counter"
+        answer = _step(
+            lambda: clients[alice].post(path, {"price": price}), f"rfq {rfq_id}: {alice}'s counter"
         )
+        countered = answer["counter"]
         say(
-            f"rfq {rfq_id}: client {user} counters dealer {quoted.dealer_user_id}: "
-            f"countered {show(countered.price)} over {show(quoted.price)} (counter {countered.counter_id})"
+            f"rfq {rfq_id}: {alice} counters {dealer}'s {quoted['price']} with {countered['price']} "
+            f"(counter {countered['counter_id']})"
         )
 
     # one traded: three dealers asked, two quote (one of them twice), one passes, a counter, a hit
-    rfq_id = create(alice, "912828YK0", Side.BUY, 5_000_000, "alice-0001", (d1, d2, d3))
-    quote(rfq_id, d1, "99.53125")
-    quote(rfq_id, d2, "99.515625")
-    best = quote(rfq_id, d1, "99.5")
-    passed = expect(
-        run(lambda c: PassRfq(correlation_id=c, user_id=d3, rfq_id=rfq_id)),
-        DealerPassed,
-        f"rfq {rfq_id}: dealer {d3}'s pass",
-    )
-    say(f"rfq {rfq_id}: dealer {passed.dealer_user_id} passes")
-    counter(rfq_id, alice, best, "99.484375")
-    trade = expect(
-        run(lambda c: AcceptQuote(correlation_id=c, user_id=alice, rfq_id=rfq_id, quote_id=best.quote_id)),
-        RfqTraded,
-        f"rfq {rfq_id}: client {alice}'s hit on quote {best.quote_id}",
-    )
-    covered = "no cover" if trade.cover_price is None else f"cover {show(trade.cover_price)}"
+    rfq_id = create("912828YK0", "buy", 5_000_000, "alice-0001", (a, b, c))
+    quote(rfq_id, a, "99.53125")
+    quote(rfq_id, b, "99.515625")
+    best = quote(rfq_id, a, "99.5")
+    _step(lambda: clients[c].post(f"/v1/rfqs/{rfq_id}/pass"), f"rfq {rfq_id}: {c}'s pass")
+    say(f"rfq {rfq_id}: {c} passes")
+    counter(rfq_id, a, best, "99.484375")
+    hit = f"/v1/rfqs/{rfq_id}/quotes/{best['quote_id']}/accept"
+    trade = _step(lambda: clients[alice].post(hit), f"rfq {rfq_id}: {alice}'s hit")["trade"]
+    cover = "no cover" if trade["cover_price"] is None else f"cover {trade['cover_price']}"
     say(
-        f"rfq {rfq_id}: client {alice} hits dealer {trade.dealer_user_id}'s {show(best.price)}: "
-        f"trade {trade.trade_id}, user {trade.buyer_user_id} buys {trade.quantity:,} 912828YK0 from "
-        f"user {trade.seller_user_id} at {show(trade.price)} ({covered})"
+        f"rfq {rfq_id}: {alice} hits {a}'s {best['price']}: trade {trade['trade_id']}, "
+        f"{trade['buyer']['name']} buys {trade['quantity']:,} {trade['instrument']['cusip']} from "
+        f"{trade['seller']['name']} at {trade['price']} ({cover})"
     )
 
     # one live: two quotes and a counter
-    rfq_id = create(bob, "037833DX5", Side.SELL, 2_000_000, "bob-0001", (d2, d3))
-    countered = quote(rfq_id, d2, "101.25")
-    quote(rfq_id, d3, "101.20")
-    counter(rfq_id, bob, countered, "101.40")
+    rfq_id = create("037833DX5", "sell", 2_000_000, "alice-0002", (b, c))
+    countered = quote(rfq_id, b, "101.25")
+    quote(rfq_id, c, "101.2")
+    counter(rfq_id, b, countered, "101.4")
 
-    # one open
-    create(alice, "459200KS9", Side.BUY, 1_000_000, "alice-0002", (d1, d2, d3))
+    # one open: nobody has answered yet
+    create("459200KS9", "buy", 1_000_000, "alice-0003", (a, b, c))
 
 
-def in_process_client(aeron_dir: str) -> CommandClient:
-    """A command session over IPC with a node in this process."""
-    return CommandClient(
-        ClientConfig(
-            ingress_endpoints=None,
-            aeron_dir=aeron_dir,
-            ingress_channel="aeron:ipc",
-            egress_channel="aeron:ipc",
-        ),
-        gateway_id=DEMO_GATEWAY_ID,
-    )
+# --- what `rfq run` prints ------------------------------------------------------------------------
+def welcome(url: str, tokens: dict[str, str], tokens_file: Path, fix: str | None = None) -> list[str]:
+    """The lines ``rfq run`` prints once the platform is up: URLs, each demo user's token as an
+    ``export`` line, FIX logins, and a first curl command."""
+    width = max(len(token) for token in tokens.values())
+    lines = [
+        f"web gateway  {url}   (API docs {url}/docs, readiness {url}/readyz)",
+        f"FIX gateway  {fix}" if fix else "FIX gateway  not started",
+        "",
+        f"demo users: paste the lines of the user you act as (tokens kept in {tokens_file}):",
+        f"  export RFQ_URL={url}",
+    ]
+    for user in USERS:
+        who = f"{user.name}: {user.role} {user.user_id}"
+        if user.fix_sender_comp_id:
+            who += f"; FIX {user.fix_sender_comp_id} / {user.fix_password}"
+        lines.append(f"  export RFQ_TOKEN={tokens[user.name]:<{width}}  # {who}")
+    lines += [
+        "",
+        "a first call (the RFQs you can see, as that user; an operator sees them all):",
+        '  curl -s "$RFQ_URL/v1/rfqs" -H "Authorization: Bearer $RFQ_TOKEN"',
+        "operators: rfq instrument list | rfq user list | rfq rfqs list   (rfq --help)",
+        "",
+    ]
+    return lines

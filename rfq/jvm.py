@@ -9,16 +9,22 @@ how (measured, see shared/notes/aeron-from-python.md):
   created, but ~3.5 µs and nothing when it comes from a thread Python created. Every Aeron agent that
   calls into Python (the clustered service container, nothing else) must therefore be started through
   :class:`PythonThreadFactory`.
+
+Importing this module does not import JPype (each function does, when called): ``rfq.cli`` imports it,
+and the operator commands (``rfq instrument ...``), which only speak HTTP, must not load the JVM bridge.
+``RFQ_JVM_OPTS`` (space-separated, shell quoting) adds JVM options after the defaults, so that a later
+``-Xms``/``-Xmx`` wins: it is how an operator sizes each process's heap.
 """
 
 from __future__ import annotations
 
+import os
+import shlex
+import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-
-import jpype
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = PROJECT_ROOT / "build"
@@ -41,6 +47,8 @@ JVM_OPTIONS: tuple[str, ...] = (
     "-XX:-RestrictContended",
     # Do not pass -Xrs: it breaks Agrona's ShutdownSignalBarrier.
 )
+JVM_OPTS_ENV = "RFQ_JVM_OPTS"
+"""Extra JVM options, appended to :data:`JVM_OPTIONS` (e.g. ``-Xms256m -Xmx256m``: a smaller heap)."""
 
 _lock = threading.Lock()
 _classpath: tuple[str, ...] = ()
@@ -71,6 +79,8 @@ def start(extra_classpath: Sequence[str | Path] = ()) -> None:
     entry the running JVM does not have raises :class:`JvmError`, because the class path cannot grow.
     """
     global _classpath  # noqa: PLW0603 - the process has exactly one JVM
+    import jpype
+
     extras = tuple(str(Path(entry).resolve()) for entry in extra_classpath)
     with _lock:
         if jpype.isJVMStarted():
@@ -79,17 +89,24 @@ def start(extra_classpath: Sequence[str | Path] = ()) -> None:
                 raise JvmError(f"the JVM is already running without {missing}; start it with them first")
             return
         classpath = (*default_classpath(), *extras)
-        jpype.startJVM(*JVM_OPTIONS, classpath=list(classpath), convertStrings=False)
+        jpype.startJVM(*jvm_options(), classpath=list(classpath), convertStrings=False)
         _classpath = classpath
 
 
+def jvm_options() -> list[str]:
+    """The options the JVM starts with: the defaults, then those of ``RFQ_JVM_OPTS``."""
+    return [*JVM_OPTIONS, *shlex.split(os.environ.get(JVM_OPTS_ENV, ""))]
+
+
 def is_started() -> bool:
-    """True once :func:`start` has run in this process."""
-    return bool(jpype.isJVMStarted())
+    """True once :func:`start` has run in this process (False, importing nothing, before)."""
+    return "jpype" in sys.modules and bool(sys.modules["jpype"].isJVMStarted())
 
 
 def jclass(name: str) -> Any:
     """A Java class by its binary name (``io.aeron...`` cannot be imported: Python's ``io`` wins)."""
+    import jpype
+
     return jpype.JClass(name)
 
 
@@ -106,6 +123,8 @@ class PythonThreadFactory:
         self._name = name
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
+        import jpype
+
         self.proxy: Any = jpype.JProxy("java.util.concurrent.ThreadFactory", inst=self)
 
     def newThread(self, runnable: Any) -> Any:  # noqa: N802 - Java interface method

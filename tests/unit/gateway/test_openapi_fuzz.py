@@ -36,6 +36,8 @@ ROLES = {
     ("POST", "/v1/rfqs/{rfq_id}/quote/withdraw"): "dealer",
     ("POST", "/v1/rfqs/{rfq_id}/pass"): "dealer",
     ("POST", "/v1/rfqs/{rfq_id}/counters/{counter_id}/accept"): "dealer",
+    ("POST", "/v1/users"): "ops",
+    ("POST", "/v1/users/{user_id}/tokens"): "ops",
 }
 """Everything else is called as the trader."""
 
