@@ -9,6 +9,10 @@ or the mirror's RFQ, into what that user is shown:
 - an invited **dealer** sees a generic request (instrument, side, quantity, deadline, who asks) with the
   number of dealers in competition, never who they are nor their prices; its own quote and the counter
   to it; the trade only if it is the counterparty;
+- an **operator** sees every RFQ's state and parties: who asked whom for what, each dealer's standing
+  (invited, quoted, withdrawn, passed) and the trade once done (price, quantity, buyer and seller),
+  never a live quote's or a counter's price, the cover, or the client order id: running the platform
+  needs none of them, and a price is a dealer's commitment to one client only (``operator_view``);
 - anyone else sees nothing (``rfq_view`` returns None);
 - nobody sees a correlation id (they are the gateways' business), and the requester's client order id
   never reaches a dealer.
@@ -172,7 +176,43 @@ class DealerRfqView(_View):
     trade: TradeView | None = None
 
 
-RfqView = Annotated[RequesterRfqView | DealerRfqView, Field(discriminator="role")]
+class OperatorDealerView(_View):
+    """One invited dealer as operators see it: its standing, not its price."""
+
+    dealer: UserRef
+    state: DealerStateName
+
+
+class OperatorTradeView(_View):
+    """A trade as operators see it: the facts of the deal, not the cover (a losing dealer's price)."""
+
+    trade_id: int = Field(examples=[1])
+    kind: Literal["quote_hit", "counter_accepted"]
+    dealer: UserRef
+    buyer: UserRef
+    seller: UserRef
+    price: PriceText
+    quantity: int
+    traded_at: datetime
+
+
+class OperatorRfqView(_View):
+    """An RFQ as operators see it: state and parties; no live price, counter, cover or client order id."""
+
+    role: Literal["operator"] = "operator"
+    rfq_id: int = Field(examples=[1])
+    status: RequesterStatus
+    instrument: InstrumentRef
+    side: SideName = Field(description="The requester's side")
+    quantity: int = Field(examples=[5_000_000])
+    deadline: datetime
+    created_at: datetime
+    requester: UserRef
+    dealers: list[OperatorDealerView]
+    trade: OperatorTradeView | None = None
+
+
+RfqView = Annotated[RequesterRfqView | DealerRfqView | OperatorRfqView, Field(discriminator="role")]
 
 
 # --- events -------------------------------------------------------------------------------------
@@ -331,6 +371,42 @@ class Personaliser:
         """Every RFQ ``user_id`` is a party to, as that user sees it, by id."""
         views = (self.rfq_view(rfq, user_id) for rfq in self.mirror.rfqs_of(user_id, include_ended))
         return [view for view in views if view is not None]
+
+    def operator_view(self, rfq: RfqState) -> OperatorRfqView:
+        """``rfq`` as operators see it (module docstring: what they are not shown, and why)."""
+        trade = rfq.trade
+        return OperatorRfqView(
+            rfq_id=rfq.rfq_id,
+            status=_requester_status(rfq),
+            instrument=self.instrument_ref(rfq.instrument_id),
+            side=_side(rfq.side),
+            quantity=rfq.quantity,
+            deadline=timestamp(rfq.expire_time_ms),
+            created_at=timestamp(rfq.created_time_ms),
+            requester=self.user(rfq.requester_user_id),
+            dealers=[
+                OperatorDealerView(dealer=self.user(s.user_id), state=_state(s.state))
+                for s in rfq.dealers.values()
+            ],
+            trade=None
+            if trade is None
+            else OperatorTradeView(
+                trade_id=trade.trade_id,
+                kind="quote_hit" if trade.kind is TradeKind.QUOTE_HIT else "counter_accepted",
+                dealer=self.user(trade.dealer_user_id),
+                buyer=self.user(trade.buyer_user_id),
+                seller=self.user(trade.seller_user_id),
+                price=format_price(trade.price),
+                quantity=trade.quantity,
+                traded_at=timestamp(trade.timestamp_ms),
+            ),
+        )
+
+    def operator_views(self, include_ended: bool = True) -> list[OperatorRfqView]:
+        """Every RFQ this gateway knows (active, and with ``include_ended`` those ended lately), by id."""
+        pools = (self.mirror.active, self.mirror.ended) if include_ended else (self.mirror.active,)
+        rfqs = sorted((rfq for pool in pools for rfq in pool.values()), key=lambda rfq: rfq.rfq_id)
+        return [self.operator_view(rfq) for rfq in rfqs]
 
     def snapshot(self, user_id: int, reason: str) -> SnapshotEvent:
         """What ``user_id`` may see now: instruments and its active RFQs."""

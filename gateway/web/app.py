@@ -59,7 +59,7 @@ from rfq.codecs.rfq_sbe import (
 )
 from rfq.gateway.core import GatewayCore, TransportFactory
 from rfq.gateway.idempotency import MAX_KEY_LENGTH, IdempotencyStore
-from rfq.gateway.identity import Directory, Role, User
+from rfq.gateway.identity import Directory, DirectoryError, Role, User
 from rfq.gateway.prices import parse_price
 from rfq.gateway.streams import GapError
 from rfq.gateway.views import (
@@ -83,14 +83,19 @@ from rfq.gateway.web.models import (
     INT64_MAX,
     DealerInfo,
     Health,
+    IssuedToken,
     Me,
     NewCounter,
     NewInstrument,
     NewQuote,
     NewRfq,
+    NewToken,
+    NewUser,
     Problem,
     Readiness,
+    UserInfo,
 )
+from rfq.gateway.web.page import install_page
 from rfq.gateway.web.problems import (
     CATALOGUE,
     FORBIDDEN_ROLE,
@@ -99,6 +104,7 @@ from rfq.gateway.web.problems import (
     METHOD_NOT_ALLOWED,
     NOT_FOUND,
     UNAUTHORIZED,
+    USER_EXISTS,
     VALIDATION,
     ProblemError,
     problem_response,
@@ -255,6 +261,7 @@ def create_app(settings: WebSettings, transport_factory: TransportFactory) -> Fa
     )
     _install_problem_handlers(app)
     app.include_router(_router())
+    install_page(app)
     _document_events(app)
     return app
 
@@ -403,6 +410,61 @@ def _router() -> APIRouter:
             for d in gateway.directory.users(Role.DEALER)
         ]
 
+    @router.get("/v1/users", tags=["users"], response_model=list[UserInfo], responses=_errors(401, 403))
+    async def users(user: OperatorDep, gateway: GatewayDep) -> list[UserInfo]:
+        """Every user of this gateway's directory, by id (operators). Tokens are never listed: the
+        directory keeps only their hashes; ``rfq gateway users add`` and ``token`` issue them."""
+        return [
+            UserInfo(user_id=u.user_id, name=u.name, role=u.role.value, default_dealer=u.default_dealer)
+            for u in gateway.directory.users()
+        ]
+
+    @router.post(
+        "/v1/users",
+        tags=["users"],
+        status_code=201,
+        response_model=UserInfo,
+        responses=_errors(400, 401, 403, 409, 422),
+    )
+    async def add_user(body: NewUser, user: OperatorDep, gateway: GatewayDep) -> UserInfo:
+        """Add a user to this gateway's directory (operators); then issue its token with
+        ``POST /v1/users/{user_id}/tokens``. Not a cluster command: the cluster knows users only by the
+        ids that gateways send, so a user is known to the gateways sharing this directory."""
+        directory = gateway.directory
+        taken = directory.user_by_name(body.name) or (
+            directory.user(body.user_id) if body.user_id is not None else None
+        )
+        if taken is not None:
+            raise ProblemError(USER_EXISTS, f"user {taken.user_id} is {taken.name!r} ({taken.role.value})")
+        try:
+            added = directory.add_user(body.name, body.role, body.user_id, body.default_dealer)
+        except DirectoryError as error:  # another process took the name or id meanwhile
+            raise ProblemError(USER_EXISTS, str(error)) from error
+        return UserInfo(
+            user_id=added.user_id, name=added.name, role=added.role.value, default_dealer=added.default_dealer
+        )
+
+    @router.post(
+        "/v1/users/{user_id}/tokens",
+        tags=["users"],
+        status_code=201,
+        response_model=IssuedToken,
+        responses=_errors(400, 401, 403, 404, 422),
+    )
+    async def issue_token(
+        user_id: Annotated[int, PathParam(ge=1, le=INT32_MAX)],
+        user: OperatorDep,
+        gateway: GatewayDep,
+        body: NewToken | None = None,
+    ) -> IssuedToken:
+        """Issue an API token for a user (operators): this answer is the only time it is shown."""
+        holder = gateway.directory.user(user_id)
+        if holder is None:
+            raise ProblemError(NOT_FOUND, f"no user {user_id}")
+        label = body.label if body is not None else ""
+        token = gateway.directory.issue_token(user_id, label)
+        return IssuedToken(user_id=user_id, name=holder.name, label=label, token=token)
+
     # --- instruments --------------------------------------------------------------------------
     @router.get(
         "/v1/instruments",
@@ -530,14 +592,21 @@ def _router() -> APIRouter:
         gateway: GatewayDep,
         status: Annotated[Literal["live", "all"], Query(description="live: active only")] = "all",
     ) -> list[Any]:
-        """The RFQs you asked for or were invited to (those this gateway knows), as you see them."""
-        return gateway.core.personaliser.rfq_views(user.user_id, include_ended=status == "all")
+        """The RFQs you asked for or were invited to (those this gateway knows), as you see them.
+        Operators get every RFQ, without prices but the trade's (``OperatorRfqView``)."""
+        personaliser = gateway.core.personaliser
+        if user.role is Role.OPERATOR:
+            return personaliser.operator_views(include_ended=status == "all")
+        return personaliser.rfq_views(user.user_id, include_ended=status == "all")
 
     @router.get("/v1/rfqs/{rfq_id}", tags=["rfqs"], response_model=RfqView, responses=_READ_ERRORS)
     async def get_rfq(rfq_id: RfqId, user: UserDep, gateway: GatewayDep) -> Any:
-        """One RFQ as you see it (404 unless you are its requester or an invited dealer)."""
+        """One RFQ as you see it (404 unless you are its requester, an invited dealer or an operator)."""
         rfq = gateway.core.mirror.rfq(rfq_id)
-        view = None if rfq is None else gateway.core.personaliser.rfq_view(rfq, user.user_id)
+        personaliser = gateway.core.personaliser
+        if rfq is not None and user.role is Role.OPERATOR:
+            return personaliser.operator_view(rfq)
+        view = None if rfq is None else personaliser.rfq_view(rfq, user.user_id)
         if view is None:
             raise ProblemError(NOT_FOUND, f"no RFQ {rfq_id} of yours")
         return view
@@ -843,8 +912,10 @@ async def event_stream(
             if timeout is not None and timeout <= 0:
                 return
             wake = asyncio.ensure_future(waiter.wait())
-            await asyncio.wait({wake, closing}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-            wake.cancel()
+            try:  # a client that goes away cancels us here: the waiting task must not outlive us
+                await asyncio.wait({wake, closing}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                wake.cancel()
     finally:
         closing.cancel()
         streams.unsubscribe(user_id, waiter)

@@ -110,6 +110,44 @@ class NewCounter(_Body):
     price: Price
 
 
+class NewUser(_Body):
+    """A user to add to the gateway's directory (operators)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={"examples": [{"name": "carol", "role": "trader"}]},
+    )
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[!-~]+$", description="Printable, no spaces")
+    role: Literal["trader", "dealer", "operator"]
+    user_id: StrictInt | None = Field(
+        default=None, ge=1, le=INT32_MAX, description="The id the cluster sees; omitted: the next free one"
+    )
+    default_dealer: StrictBool = Field(default=False, description="Dealers only: asked by RFQs naming none")
+
+    @model_validator(mode="after")
+    def _default_dealers_are_dealers(self) -> NewUser:
+        if self.default_dealer and self.role != "dealer":
+            raise ValueError("only a dealer can be a default dealer")
+        return self
+
+
+class NewToken(_Body):
+    """An API token to issue (operators)."""
+
+    label: str = Field(default="", max_length=200, description="What the token is for")
+
+
+class IssuedToken(BaseModel):
+    """A new API token: shown in this answer only (the directory keeps its hash)."""
+
+    user_id: int = Field(examples=[101])
+    name: str = Field(examples=["alice"])
+    label: str = ""
+    token: str = Field(description="Send as Authorization: Bearer <token>")
+
+
 class Me(BaseModel):
     user_id: int = Field(examples=[101])
     name: str = Field(examples=["alice"])
@@ -120,6 +158,15 @@ class DealerInfo(BaseModel):
     user_id: int = Field(examples=[201])
     name: str = Field(examples=["dealer-a"])
     default: bool = Field(description="Asked when an RFQ names no dealers")
+
+
+class UserInfo(BaseModel):
+    """A user of the gateway's directory, as operators see it."""
+
+    user_id: int = Field(examples=[201], description="The id the cluster knows the user by")
+    name: str = Field(examples=["dealer-a"])
+    role: Literal["trader", "dealer", "operator"]
+    default_dealer: bool = Field(description="Asked when an RFQ names no dealers (dealers only)")
 
 
 class Health(BaseModel):

@@ -55,6 +55,7 @@ REQUEST_IN_PROGRESS = _t("request-in-progress", 409, "A request with this Idempo
 CLUSTER_UNAVAILABLE = _t(
     "cluster-unavailable", 503, "The cluster did not answer in time; retry with the same Idempotency-Key"
 )
+USER_EXISTS = _t("user-exists", 409, "A user with this name or id exists")
 INTERNAL = _t("internal-error", 500, "The gateway failed")
 HTTP_ERROR = _t("http-error", 400, "HTTP error")
 
@@ -121,6 +122,7 @@ CATALOGUE: dict[str, ProblemType] = {
         IDEMPOTENCY_KEY_REUSED,
         REQUEST_IN_PROGRESS,
         CLUSTER_UNAVAILABLE,
+        USER_EXISTS,
         INTERNAL,
         HTTP_ERROR,
         *REJECTIONS.values(),
