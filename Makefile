@@ -5,16 +5,18 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 JAR_STAMP := build/jars/.installed
+NODE_STAMP := node_modules/.installed
+CHROMIUM := /usr/bin/chromium
 JAVA_SOURCES := $(shell find bench/jvm cluster/jvm gateway/jvm -name '*.java' 2>/dev/null)
 MVN := mvn -B -q
 
 .DEFAULT_GOAL := help
-.PHONY: help install run cluster test test-fast lint bench-echo bench-cluster clean
+.PHONY: help install run cluster test test-fast lint bench-echo bench-cluster clean browser node-deps
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-install: $(PY_STAMP) $(JAR_STAMP) ## set up the virtualenv (.venv) and the JVM jars (build/); a no-op when done
+install: $(PY_STAMP) $(JAR_STAMP) $(NODE_STAMP) ## set up the virtualenv (.venv), the JVM jars (build/) and node_modules; a no-op when done
 
 $(PY_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,23 +27,44 @@ $(JAR_STAMP): pom.xml $(JAVA_SOURCES)
 	$(MVN) package -DskipTests
 	touch $@
 
-run: install ## start the embedded single-node platform (Ctrl-C stops it)
-	$(BIN)/rfq run
+# Test-only JavaScript tools (axe-core, which the browser test injects into the blotter; prettier), from
+# package-lock.json.
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+# The browser test drives Debian's Chromium: no browser download is possible (nor wanted) here.
+# Playwright launches it by path; `playwright install` is never run.
+$(CHROMIUM):
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium \
+		|| { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; }
+
+# State (log, archive, snapshots, the gateway's directory, demo-tokens.json) is kept in var/run, so a
+# second `make run` resumes it with the same demo users and tokens; `rm -rf var/run` starts afresh.
+run: install ## the whole platform: a node, the web gateway, demo users, bonds and RFQs (state in var/run; Ctrl-C stops it)
+	$(BIN)/rfq run --base-dir var/run
 
 cluster: install ## start three local nodes (state in var/cluster, secret in var/cluster/secret); Ctrl-C stops them
 	$(BIN)/rfq cluster --members 3 --base-dir var/cluster
 
-test: install ## run every test suite: unit, property, interop, integration and system
+browser: $(CHROMIUM) ## Debian's Chromium for the browser test (apt-get; a no-op when installed)
+
+node-deps: $(NODE_STAMP) ## the test-only npm packages (axe-core, prettier), with npm ci
+
+test: install browser ## run every test suite: JavaScript, unit, property, interop, integration (browser too) and system
+	node --test tests/js/
 	$(BIN)/pytest
 
-test-fast: install ## unit and property tests only (no cluster)
+test-fast: install ## JavaScript, unit and property tests only (no cluster, no browser)
+	node --test tests/js/
 	$(BIN)/pytest -m "not integration and not system"
 
-lint: install ## ruff and mypy
+lint: install ## ruff and mypy; prettier for the blotter's JavaScript and CSS
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy -p rfq
 	$(BIN)/mypy tests bench
+	node_modules/.bin/prettier --check gateway/web/static tests/js
 
 bench-echo: install ## echo round trip through a real cluster: Python service beside a Java one
 	$(BIN)/python bench/echo.py
@@ -50,6 +73,14 @@ bench-echo: install ## echo round trip through a real cluster: Python service be
 # takes about six minutes; report in bench/results/cluster.md.
 bench-cluster: install ## RFQ commands through one node and three: throughput, latency at 1k/s, beside a Java echo
 	$(BIN)/python bench/cluster.py
+
+# --- failover (issue 11) ---
+# Three local nodes under load, the leader SIGKILLed five times (about two minutes); the ten-minute
+# soak that counts spurious elections is `$(BIN)/python bench/failover.py --soak-minutes 10` (not CI).
+.PHONY: bench-failover
+
+bench-failover: install ## leader SIGKILL → first answered command, five times; report in bench/results/failover.md
+	$(BIN)/python bench/failover.py
 
 # --- codecs (issue 3) ---
 # sbe-tool validates the schemas (stop on error, warnings fatal, against the sbe.xsd inside its jar)
@@ -107,5 +138,19 @@ bench-codec: install codecs-java ## codec round trip, JMH-like sample mode: Pyth
 bench-sm: $(PY_STAMP) ## state machine throughput: apply() alone and decode → apply → encode; report in bench/results/
 	$(BIN)/python bench/state_machine.py
 
-clean: ## remove the virtualenv and build outputs
-	rm -rf $(VENV) build
+# --- web gateway (issue 9) ---
+# `rfq run --no-demo` as a process of its own (a temporary folder, removed after), driven over HTTP by
+# an open-loop generator in the bench's process; about five minutes; report in bench/results/gateway.md.
+.PHONY: bench-gateway
+
+bench-gateway: install ## REST create-RFQ latency beside GET /v1/me, the highest rate held, SSE fan-out to 100 streams
+	$(BIN)/python bench/gateway.py
+
+.PHONY: bench-fix
+
+# One node, the web gateway and the FIX gateway, each a process; ~1 minute; report in bench/results/fix.md.
+bench-fix: install ## FIX QuoteRequest → QuoteStatusReport latency at 500 msg/s (fix_p50_ms= fix_p99_ms= on the last line)
+	$(BIN)/python bench/fix.py
+
+clean: ## remove the virtualenv, node_modules and build outputs
+	rm -rf $(VENV) build node_modules

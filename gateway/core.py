@@ -24,6 +24,9 @@ Contract (used by the web gateway, and by the FIX gateway to come):
   resent after a restart, by its cluster time being older than the state answer that already
   includes it (cluster time never goes back along the log). It still answers its command.
 - :attr:`ready` is true once the session is open, a leader is known and the state has been loaded.
+- Edges that render events their own way (FIX) register a :class:`RouteListener`: it sees every new
+  event with its audience, after the mirror has applied it and before the command's future resolves
+  (so a listener can still find what it attached to the command), and every barrier.
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ from rfq.codecs.rfq_sbe import (
 )
 from rfq.gateway.command_client import CorrelationIds
 from rfq.gateway.identity import Directory, Instrument
+from rfq.gateway.metrics import CoreMetrics, CoreState, command_name
 from rfq.gateway.mirror import Mirror
 from rfq.gateway.streams import StreamLog
 from rfq.gateway.views import Personaliser
@@ -69,6 +73,8 @@ log = logging.getLogger(__name__)
 QUERY_USER_ID = 1
 """The user id a ``QueryState`` carries: the cluster checks only its range; no user sees the answer."""
 KEEP_ALIVE_S = 1.0
+STATUS_CHECK_S = 0.005
+"""How often the cluster thread asks the transport whether the session is open and who leads."""
 DEDUPE_CAPACITY = 200_000
 """Identities of recent events remembered to recognise the cluster's answers to resends."""
 
@@ -95,6 +101,16 @@ class Transport(Protocol):
 
 TransportFactory = Callable[[Callable[[Any], None], Callable[[], None], CorrelationIds], Transport]
 """``(on_event, on_session_change, correlation_ids) → transport``; called on the cluster thread."""
+
+
+class RouteListener(Protocol):
+    """An edge's view of the routed events (called on the event loop; must not raise)."""
+
+    def routed(self, event: Any, audience: tuple[int, ...] | object) -> None:
+        """A new event (never a resend's duplicate) for ``audience``: user ids, or ``EVERYONE``."""
+
+    def barrier(self, user_id: int | None) -> None:
+        """``user_id`` (None: everyone) may have missed events: resend it what it may see now."""
 
 
 class ClusterUnavailableError(RuntimeError):
@@ -126,6 +142,7 @@ class GatewayCore:
         *,
         stream_capacity: int = 1_000,
         connect_retry_s: float = 1.0,
+        stream_views: bool = True,
     ) -> None:
         self.directory = directory
         self.gateway_id = gateway_id
@@ -134,6 +151,8 @@ class GatewayCore:
         self.ids = CorrelationIds(gateway_id, self.start_epoch, renew_epoch=directory.next_epoch)
         self.mirror = Mirror()
         self.streams = StreamLog(self.start_epoch, stream_capacity)
+        self.stream_views = stream_views
+        """False: events are not rendered into :attr:`streams` (an edge that renders its own, FIX)."""
         self._names: dict[int, str] = {}
         self._descriptions: dict[str, str] | None = None
         self.personaliser = Personaliser(self.mirror, self.name, self.descriptions)
@@ -155,6 +174,17 @@ class GatewayCore:
         already in the mirror (it answers a resend)."""
         self.duplicates = 0
         self.events = 0
+        self._submitted: dict[int, tuple[str, float]] = {}
+        """Pending commands' type and submission time (``perf_counter``), for the round-trip metrics."""
+        self._transport: Any = None
+        self.metrics = CoreMetrics()
+        """This gateway's Prometheus registry (``rfq.gateway.metrics``); edges add to it."""
+        self.metrics.add_state(self.metrics_state)
+        self._listeners: list[RouteListener] = []
+
+    def add_listener(self, listener: RouteListener) -> None:
+        """Tell ``listener`` about every routed event and every barrier from now on."""
+        self._listeners.append(listener)
 
     # --- lifecycle (event loop) -----------------------------------------------------------------
     async def start(self) -> None:
@@ -174,6 +204,7 @@ class GatewayCore:
                 future.set_exception(ClusterUnavailableError("the gateway stopped"))
                 future.exception()  # retrieved: nobody need await it
         self._futures.clear()
+        self._submitted.clear()
 
     async def wait_ready(self, timeout_s: float) -> bool:
         """Wait until :attr:`ready`; False on timeout."""
@@ -204,6 +235,9 @@ class GatewayCore:
         assert self._loop is not None, "start() the core first"
         future = self._loop.create_future()
         self._futures[correlation_id] = future
+        name = command_name(frame)
+        self._submitted[correlation_id] = (name, time.perf_counter())
+        self.metrics.commands.labels(name).inc()
         self._inbox.put((correlation_id, frame))
         self._wake.set()
         return future
@@ -211,6 +245,22 @@ class GatewayCore:
     def pending(self, correlation_id: int) -> asyncio.Future[Any] | None:
         """The future of a command submitted in this life and still awaiting its outcome."""
         return self._futures.get(correlation_id)
+
+    def metrics_state(self) -> CoreState:
+        """The core's state for a metrics scrape (the transport's counts are read racily: fine)."""
+        transport = self._transport
+        return CoreState(
+            ready=self.ready,
+            leader_member_id=self.status.leader_member_id,
+            pending_commands=len(self._futures),
+            stream_subscribers=self.streams.subscribers,
+            epoch=self.start_epoch,
+            events_routed=self.events,
+            duplicate_events=self.duplicates,
+            leader_changes=int(getattr(transport, "leader_changes", 0)),
+            resends=int(getattr(transport, "resends", 0)),
+            reconnects=int(getattr(transport, "reconnects", 0)),
+        )
 
     # --- directory lookups (event loop) ---------------------------------------------------------
     def name(self, user_id: int) -> str | None:
@@ -236,6 +286,7 @@ class GatewayCore:
         batch: list[Any] = []
         session_changed = threading.Event()
         transport = self._factory(batch.append, session_changed.set, self.ids)
+        self._transport = transport
         try:
             while not self._stop.is_set():
                 try:
@@ -249,6 +300,7 @@ class GatewayCore:
             self._call(self._session_opened)
             idle = 0
             last_keep_alive = time.monotonic()
+            status_due = 0.0
             while not self._stop.is_set():
                 work = 0
                 while True:
@@ -266,11 +318,15 @@ class GatewayCore:
                 if session_changed.is_set():
                     session_changed.clear()
                     self._call(self._session_opened)
-                connected = transport.is_connected
-                leader = transport.leader_member_id if connected else -1
-                if connected != self.status.connected or leader != self.status.leader_member_id:
-                    self._call(self._set_session, connected, leader)
                 now = time.monotonic()
+                if now >= status_due:
+                    # at most every STATUS_CHECK_S: each is a call into the JVM, which gives up and
+                    # retakes the GIL (costly for the edge's threads when this loop spins at 10 kHz)
+                    status_due = now + STATUS_CHECK_S
+                    connected = transport.is_connected
+                    leader = transport.leader_member_id if connected else -1
+                    if connected != self.status.connected or leader != self.status.leader_member_id:
+                        self._call(self._set_session, connected, leader)
                 if now - last_keep_alive >= KEEP_ALIVE_S:
                     transport.send_keep_alive()
                     last_keep_alive = now
@@ -299,8 +355,28 @@ class GatewayCore:
 
     # --- back on the event loop -----------------------------------------------------------------
     def _set_session(self, connected: bool, leader_member_id: int) -> None:
-        self.status.connected = connected
-        self.status.leader_member_id = leader_member_id
+        status = self.status
+        if connected != status.connected:
+            state = "up" if connected else "down"
+            log.info(
+                "gateway %d: cluster session %s",
+                self.gateway_id,
+                state,
+                extra={"event": f"session_{state}", "gateway_id": self.gateway_id},
+            )
+        if connected and leader_member_id != status.leader_member_id and leader_member_id >= 0:
+            log.info(
+                "gateway %d: the leader is member %d",
+                self.gateway_id,
+                leader_member_id,
+                extra={
+                    "event": "leader_change",
+                    "gateway_id": self.gateway_id,
+                    "leader_member_id": leader_member_id,
+                },
+            )
+        status.connected = connected
+        status.leader_member_id = leader_member_id
 
     def _session_opened(self) -> None:
         """A new session or a new leader: broadcasts may have been lost; ask for the state."""
@@ -348,6 +424,13 @@ class GatewayCore:
             audience = recipients(event)
         except TypeError:
             return
+        for listener in self._listeners:
+            try:
+                listener.routed(event, audience)
+            except Exception:
+                log.exception("gateway %d: a route listener failed", self.gateway_id)
+        if not self.stream_views:
+            return
         if audience is EVERYONE:
             view = self.personaliser.event(event, 0)
             if view is not None:
@@ -368,6 +451,12 @@ class GatewayCore:
                 )
 
     def _resolve(self, correlation_id: int, outcome: Any) -> None:
+        submitted = self._submitted.pop(correlation_id, None)
+        if submitted is not None:
+            name, started = submitted
+            self.metrics.round_trip.labels(name).observe(time.perf_counter() - started)
+            if isinstance(outcome, CommandRejected):
+                self.metrics.refusals.labels(name, outcome.reason.name).inc()
         future = self._futures.pop(correlation_id, None)
         if future is not None and not future.done():
             future.set_result(outcome)
@@ -386,8 +475,19 @@ class GatewayCore:
             return
         if self.status.synced:
             self._resync(records, answer)
+            self.metrics.resyncs.inc()
+            event = "resync"
         else:
             self.mirror.rebuild(records)
+            event = "state_loaded"
+        log.info(
+            "gateway %d: %s: %d instruments, %d live RFQs",
+            self.gateway_id,
+            event.replace("_", " "),
+            answer.instrument_count,
+            answer.rfq_count,
+            extra={"event": event, "gateway_id": self.gateway_id, "rfqs": answer.rfq_count},
+        )
         self._stale_before_ms = answer.timestamp_ms
         self.directory.replace_instruments(
             Instrument(i.instrument_id, i.cusip, i.min_quantity, i.enabled)
@@ -405,12 +505,20 @@ class GatewayCore:
         self.mirror.rebuild(records)
         unseen_rfqs = answer.next_rfq_id - 1 > max(highest_before, self.mirror.highest_rfq_id)
         if unseen_rfqs or self.mirror.instruments != instruments_before:
-            self.streams.barrier(None)
+            self._barrier(None)
             return
         parties |= {user for rfq in self.mirror.active.values() for user in rfq.parties()}
         for user in sorted(parties):
             if self.personaliser.rfq_views(user, include_ended=False) != before.get(user, []):
-                self.streams.barrier(user)
+                self._barrier(user)
+
+    def _barrier(self, user_id: int | None) -> None:
+        self.streams.barrier(user_id)
+        for listener in self._listeners:
+            try:
+                listener.barrier(user_id)
+            except Exception:
+                log.exception("gateway %d: a route listener failed", self.gateway_id)
 
 
 def _identity(event: Any) -> Hashable | None:

@@ -108,6 +108,19 @@ class Instrument:
     description: str = ""
 
 
+@dataclass(frozen=True)
+class FixCredentials:
+    """A FIX login's user and salted scrypt digest."""
+
+    user: User
+    salt: bytes
+    digest: bytes
+
+    def check(self, password: str) -> bool:
+        """Whether ``password`` is this login's (constant-time comparison; thread-safe)."""
+        return hmac.compare_digest(hashlib.scrypt(password.encode(), salt=self.salt, **_SCRYPT), self.digest)
+
+
 class DirectoryError(ValueError):
     """A directory change that cannot be made (a name or login already taken, an unknown user...)."""
 
@@ -284,15 +297,26 @@ class Directory:
 
     def fix_login(self, sender_comp_id: str, password: str) -> User | None:
         """The user a FIX logon names, if its password matches; None otherwise."""
+        credentials = self.fix_credentials(sender_comp_id)
+        if credentials is None or not credentials.check(password):
+            return None
+        return credentials.user
+
+    def fix_credentials(self, sender_comp_id: str) -> FixCredentials | None:
+        """What checking a FIX logon needs, read now (cheap): :meth:`FixCredentials.check` is the slow
+        part (scrypt, ~50 ms) and may run on another thread, without the directory."""
         row = self._db.execute(
-            "SELECT user_id, salt, password_scrypt FROM fix_logins WHERE sender_comp_id = ?",
+            "SELECT u.user_id, u.name, u.role, u.default_dealer, f.salt, f.password_scrypt"
+            " FROM fix_logins f JOIN users u ON u.user_id = f.user_id WHERE f.sender_comp_id = ?",
             (sender_comp_id,),
         ).fetchone()
         if row is None:
             return None
-        user_id, salt, expected = row
-        digest = hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT)
-        return self.user(int(user_id)) if hmac.compare_digest(digest, expected) else None
+        return FixCredentials(_user(row[:4]), bytes(row[4]), bytes(row[5]))
+
+    def fix_user_ids(self) -> set[int]:
+        """The users that have at least one FIX login."""
+        return {int(user_id) for (user_id,) in self._db.execute("SELECT DISTINCT user_id FROM fix_logins")}
 
     # --- instruments (mirrored from the cluster) ------------------------------------------------
     def replace_instruments(self, instruments: Iterable[Instrument]) -> None:

@@ -7,7 +7,7 @@ over, so that what the CLI does is what the tests exercise.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
+import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -36,6 +36,8 @@ from rfq.topology import DEFAULT_PORT_BASE, Topology
 def main(log_json: bool | None, log_level: str | None) -> None:
     """RFQ cluster: request-for-quote negotiation on a replicated Aeron Cluster state machine."""
     logs.configure(log_json, log_level)
+    if log_json:  # the processes this one starts (rfq cluster's nodes) log alike
+        os.environ[logs.JSON_ENV] = "1"
 
 
 admin.register(main)
@@ -115,7 +117,22 @@ service_option = click.option(
 @click.option(
     "--web-port", type=int, default=8080, show_default=True, help="The web gateway's port (0: any free)."
 )
-def run(base_dir: Path | None, port_base: int, service: str, demo: bool, web: bool, web_port: int) -> None:
+@click.option(
+    "--fix/--no-fix", default=True, show_default=True, help="Start the FIX 4.4 gateway beside the node."
+)
+@click.option(
+    "--fix-port", type=int, default=9878, show_default=True, help="The FIX gateway's port (0: any free)."
+)
+def run(
+    base_dir: Path | None,
+    port_base: int,
+    service: str,
+    demo: bool,
+    web: bool,
+    web_port: int,
+    fix: bool,
+    fix_port: int,
+) -> None:
     """Start the embedded single-node platform in this process; Ctrl-C stops it cleanly.
 
     Unless --no-demo, the web gateway's directory gets demo users (an operator, a trader, three
@@ -134,16 +151,17 @@ def run(base_dir: Path | None, port_base: int, service: str, demo: bool, web: bo
         home: Path = base_dir or node.base_dir
         tokens = _demo_users(home) if service == "rfq" and demo else None
         gateway = _start_web(node, base_dir, web_port) if web and service == "rfq" else None
+        fix_gateway = _start_fix(node, base_dir, fix_port) if fix and service == "rfq" else None
         try:
-            # FIX gateway hook: start it here, beside the web gateway (same directory), and pass its
-            # host:port to demo.welcome(fix=...) below, which prints it with the demo users' FIX logins.
-            fix_endpoint: str | None = None
+            fix_endpoint = None if fix_gateway is None else f"{fix_gateway.host}:{fix_gateway.port}"
             if tokens is not None:
                 _load_demo(gateway, tokens, home, fix_endpoint)
             click.echo("rfq: running; Ctrl-C to stop")
             _serve(node, stop)
             click.echo("rfq: stopping")
         finally:
+            if fix_gateway is not None:
+                fix_gateway.stop()
             if gateway is not None:
                 gateway.stop()
     click.echo("rfq: stopped")
@@ -185,8 +203,27 @@ def _start_web(node: Any, base_dir: Path | None, port: int) -> Any:
         click.echo(f"rfq: web gateway not started: {error}")
         return None
     click.echo(f"rfq: web gateway on {gateway.url} (API docs {gateway.url}/docs); users in {data_dir}")
-    click.echo(f"rfq: add a user: rfq gateway users add --data-dir {data_dir} NAME trader|dealer|operator")
+    click.echo("rfq: add a user: rfq user add NAME trader|dealer|operator (with an operator's RFQ_TOKEN)")
     return gateway
+
+
+def _start_fix(node: Any, base_dir: Path | None, port: int) -> Any:
+    """The FIX gateway beside an embedded node (IPC to it), sharing the web gateway's directory; None,
+    said, when it cannot start."""
+    from rfq.gateway.fix.server import serve_fix
+    from rfq.gateway.transport import embedded_client_config
+
+    data_dir = (base_dir or node.base_dir) / "gateway"
+    try:
+        fix = serve_fix(embedded_client_config(node.aeron_directory_name), data_dir, port=port)
+    except (OSError, RuntimeError, TimeoutError) as error:
+        click.echo(f"rfq: FIX gateway not started: {error}")
+        return None
+    click.echo(
+        f"rfq: FIX 4.4 gateway on {fix.host}:{fix.port} (TargetCompID {fix.settings.comp_id}); "
+        f"FIX logins: rfq gateway users fix-login --data-dir {data_dir} NAME SENDERCOMPID"
+    )
+    return fix
 
 
 @main.command()
@@ -233,7 +270,7 @@ def node(
     service: str,
     status_host: str,
     status_port: int | None,
-    timeouts: dict[str, int],
+    timeouts: dict[str, Any],
 ) -> None:
     """Run one member of a multi-node cluster (Aeron over UDP) until SIGINT or SIGTERM.
 
@@ -253,8 +290,8 @@ def node(
         aeron_dir=aeron_dir,
         fresh_start=fresh,
         cluster_secret=secret,
+        **timeouts,
     )
-    config = dataclasses.replace(config, **timeouts)
     if status_port is None:
         status_port = topology.port(member_id, STATUS_OFFSET)
     jvm.start()
@@ -324,7 +361,7 @@ data_dir_option = click.option(
 
 
 DEFAULT_GATEWAY_ID = 2
-"""Gateway ids are unique per cluster; 1 is the demo loader's (rfq.demo)."""
+"""Gateway ids are unique per cluster; 1 is reserved (the demo's own session once had it)."""
 
 
 @main.group()
@@ -355,7 +392,7 @@ def gateway() -> None:
     type=click.IntRange(0, 65535),
     default=DEFAULT_GATEWAY_ID,
     show_default=True,
-    help="Unique among the cluster's gateways, and kept with its data dir (1 is the demo loader's).",
+    help="Unique among the cluster's gateways, and kept with its data dir (1 is reserved).",
 )
 @click.option(
     "--outcome-timeout",
@@ -410,6 +447,85 @@ def gateway_web(
     click.echo("rfq: web gateway stopped")
 
 
+@gateway.command("fix")
+@click.option(
+    "--cluster",
+    "endpoints",
+    default=None,
+    help="Ingress endpoints, 0=host:port,1=host:port (default: a local cluster at --port-base).",
+)
+@port_base_option
+@click.option("--secret", default=None, help=f"The cluster secret (prefer --secret-file or {SECRET_ENV}).")
+@click.option(
+    "--secret-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help=f"File holding the cluster secret (default: the {SECRET_ENV} environment variable).",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option("--port", type=int, default=9878, show_default=True, help="The FIX acceptor's port.")
+@data_dir_option
+@click.option(
+    "--gateway-id",
+    type=click.IntRange(0, 65535),
+    default=3,
+    show_default=True,
+    help="Unique among the cluster's gateways, and kept with its data dir (1: demo loader, 2: web).",
+)
+@click.option(
+    "--comp-id",
+    default="RFQGW",
+    show_default=True,
+    help="The gateway's CompID: counterparties send TargetCompID(56) = this.",
+)
+def gateway_fix(
+    endpoints: str | None,
+    port_base: int,
+    secret: str | None,
+    secret_file: Path | None,
+    host: str,
+    port: int,
+    data_dir: Path,
+    gateway_id: int,
+    comp_id: str,
+) -> None:
+    """Accept FIX 4.4 sessions (QuickFIX/J; logins from the directory) for the cluster at --cluster.
+
+    The session store (sequence numbers, sent messages) is kept in <data-dir>/fix/store: keep the data
+    dir to keep the counterparties' sequence numbers across restarts."""
+    from rfq.gateway.cluster_client import ClientConfig
+    from rfq.gateway.fix.server import serve_fix
+
+    credentials = secret.encode() if secret else load_secret(secret_file)
+    config = ClientConfig(
+        ingress_endpoints=endpoints or Topology(port_base=port_base).ingress_endpoints(),
+        credentials=credentials,
+    )
+    jvm.start()
+    with stop_signals() as stop:
+        try:
+            server = serve_fix(
+                config,
+                data_dir,
+                gateway_id=gateway_id,
+                host=host,
+                port=port,
+                comp_id=comp_id,
+                wait_ready=False,
+            )
+        except (OSError, RuntimeError, TimeoutError) as error:
+            raise click.ClickException(f"the FIX gateway did not start: {error}") from error
+        try:
+            click.echo(f"rfq: FIX gateway {gateway_id} on {host}:{server.port} (CompID {comp_id})")
+            click.echo(f"rfq: cluster {config.ingress_endpoints}; directory {data_dir}; Ctrl-C to stop")
+            while not stop.wait(0.5):
+                pass
+            click.echo("rfq: FIX gateway stopping")
+        finally:
+            server.stop()
+    click.echo("rfq: FIX gateway stopped")
+
+
 @gateway.group()
 def users() -> None:
     """Users, roles and API tokens of a gateway's directory."""
@@ -437,6 +553,34 @@ def users_add(name: str, role: str, user_id: int | None, default_dealer: bool, d
         directory.close()
     click.echo(f"user {user.user_id} {user.name} ({user.role.value}); token (shown once):")
     click.echo(token)
+
+
+@users.command("fix-login")
+@click.argument("name")
+@click.argument("sender_comp_id")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="The logon's Password(554) (prompted when not given).",
+)
+@data_dir_option
+def users_fix_login(name: str, sender_comp_id: str, password: str, data_dir: Path) -> None:
+    """Let a user log on to the FIX gateway as SENDER_COMP_ID with a password (stored as scrypt)."""
+    from rfq.gateway.identity import Directory, DirectoryError
+
+    directory = Directory(data_dir / "gateway.sqlite")
+    try:
+        user = directory.user_by_name(name)
+        if user is None:
+            raise click.ClickException(f"no user {name!r}")
+        directory.set_fix_login(sender_comp_id, user.user_id, password)
+    except DirectoryError as error:
+        raise click.ClickException(str(error)) from error
+    finally:
+        directory.close()
+    click.echo(f"FIX login {sender_comp_id} → user {user.user_id} {user.name} ({user.role.value})")
 
 
 @users.command("token")

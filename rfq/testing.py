@@ -77,6 +77,7 @@ def start_platform(base_dir: Path | None, *options: str, wait_s: float = 120.0) 
             "run",
             *where,
             "--web-port=0",
+            "--fix-port=0",
             f"--port-base={free_port_base()}",
             *options,
         ],

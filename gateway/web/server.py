@@ -13,42 +13,20 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
 
 from rfq.gateway.cluster_client import ClientConfig
-from rfq.gateway.command_client import CommandClient, CorrelationIds
-from rfq.gateway.core import Transport, TransportFactory
+from rfq.gateway.core import TransportFactory
+from rfq.gateway.transport import command_client_factory, embedded_client_config
 from rfq.gateway.web.app import Gateway, WebSettings, create_app
 
 DEFAULT_PORT = 8080
 DEFAULT_GATEWAY_ID = 2
-"""Gateway ids must be unique among a cluster's gateways; 1 is the demo loader's (``rfq.demo``)."""
-
-
-def command_client_factory(config: ClientConfig, resend_after_s: float = 3.0) -> TransportFactory:
-    """Transports that are real cluster sessions (Aeron, through the JVM)."""
-
-    def make(on_event: Any, on_session_change: Any, ids: CorrelationIds) -> Transport:
-        return CommandClient(
-            config,
-            ids.gateway_id,
-            on_event=on_event,
-            on_session_change=on_session_change,
-            correlation_ids=ids,
-            resend_after_s=resend_after_s,
-        )
-
-    return make
-
-
-def embedded_client_config(aeron_dir: str) -> ClientConfig:
-    """A session over IPC with a node in this process (its media driver's directory)."""
-    return ClientConfig(
-        ingress_endpoints=None, aeron_dir=aeron_dir, ingress_channel="aeron:ipc", egress_channel="aeron:ipc"
-    )
+"""Gateway ids must be unique among a cluster's gateways; 1 is reserved (the demo's own session once
+had it: ``rfq.demo`` now loads through the web gateway)."""
+__all__ = ["WebGatewayServer", "command_client_factory", "embedded_client_config", "serve_web"]
 
 
 class WebGatewayServer:

@@ -32,3 +32,11 @@ def test_the_core_imports_no_edge_protocol(module: Path) -> None:
 def test_the_web_gateway_imports_no_other_edge(module: Path) -> None:
     for name in imports(module):
         assert not name.startswith(("rfq.gateway.fix", "quickfix")), f"web/{module.name} imports {name}"
+
+
+@pytest.mark.parametrize("module", sorted((GATEWAY / "fix").glob("*.py")), ids=lambda p: p.name)
+def test_the_fix_gateway_imports_no_other_edge(module: Path) -> None:
+    for name in imports(module):
+        assert not name.startswith(("rfq.gateway.web", "fastapi", "starlette", "uvicorn", "quickfix")), (
+            f"fix/{module.name} imports {name}"
+        )
