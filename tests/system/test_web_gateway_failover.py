@@ -59,6 +59,7 @@ class GatewayProcess:
         self.log = data_dir / "gateway.log"
 
     def start(self, ready_timeout_s: float = 90) -> None:
+        """Start the process and wait until it is ready; on failure the process is left to ``stop()``."""
         command = [
             sys.executable, "-m", "rfq", "gateway", "web",
             f"--cluster={self.cluster.topology.ingress_endpoints()}",
@@ -203,8 +204,8 @@ def platform(three_nodes: LocalCluster, tmp_path: Path) -> Iterator[tuple[Gatewa
     data_dir = tmp_path / "gateway"
     tokens = make_users(data_dir)
     gateway = GatewayProcess(three_nodes, data_dir, free_port())
-    gateway.start()
     try:
+        gateway.start()
         ops = Client(gateway.url, tokens["ops"], "ops")
         added = ops.post("/v1/instruments", {"cusip": CUSIP, "min_quantity": 1_000, "description": "UST"})
         assert added.status_code == 201, added.text
