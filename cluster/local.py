@@ -2,7 +2,8 @@
 
 Used by ``rfq cluster`` (``make cluster``), the system tests and ``make bench-cluster``. Each member
 keeps its state in ``<base_dir>/node-<id>`` (log, archive, snapshots, snapshot digests) and writes its
-output to ``<base_dir>/node-<id>.log``, so a killed member restarts from where it was. Processes are
+output to ``<base_dir>/node-<id>.log``, so a killed member restarts from where it was; each serves its
+status on the topology's status port (:meth:`LocalCluster.status_url`). Processes are
 ended by PID, only the ones this object started.
 """
 
@@ -15,12 +16,13 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
 from rfq.credentials import create_secret_file
 from rfq.gateway.cluster_client import ClientConfig
-from rfq.topology import Topology
+from rfq.topology import STATUS_OFFSET, Topology
 
 DIGEST_FILE = "snapshot-digests.txt"
 
@@ -28,10 +30,14 @@ DIGEST_FILE = "snapshot-digests.txt"
 class LocalCluster:
     """``members`` node processes sharing a topology, a base folder and a secret."""
 
-    def __init__(self, base_dir: Path, topology: Topology, service: str = "rfq") -> None:
+    def __init__(
+        self, base_dir: Path, topology: Topology, service: str = "rfq", node_args: Sequence[str] = ()
+    ) -> None:
+        """``node_args``: more ``rfq node`` options for every member (e.g. failover timeouts)."""
         self.base_dir = base_dir
         self.topology = topology
         self.service = service
+        self.node_args = tuple(node_args)
         self.secret_file = base_dir / "secret"
         self.secret = create_secret_file(self.secret_file)
         self._processes: dict[int, subprocess.Popen[bytes]] = {}
@@ -79,11 +85,16 @@ class LocalCluster:
                     f"--id={member}", f"--hosts={hosts}", f"--port-base={self.topology.port_base}",
                     f"--base-dir={self.node_dir(member)}", f"--secret-file={self.secret_file}",
                     f"--aeron-dir={self.aeron_dir(member)}", f"--service={self.service}",
+                    *self.node_args,
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )  # fmt: skip
+
+    def status_url(self, member_id: int) -> str:
+        """The base URL of the member's status endpoint (``/status``, ``/metrics``, ``POST /snapshot``)."""
+        return f"http://{self.topology.endpoint(member_id, STATUS_OFFSET)}"
 
     def is_running(self, member_id: int) -> bool:
         process = self._processes.get(member_id)

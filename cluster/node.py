@@ -32,6 +32,16 @@ from rfq.topology import ARCHIVE_CONTROL_OFFSET, Topology
 _SHM = Path("/dev/shm")
 _ACTIVE_MARK_FILE = "active mark file detected"
 _instance_ids = itertools.count()
+TIMEOUT_FIELDS = (
+    "leader_heartbeat_timeout_ms",
+    "leader_heartbeat_interval_ms",
+    "election_timeout_ms",
+    "election_status_interval_ms",
+    "startup_canvass_timeout_ms",
+    "session_timeout_ms",
+)
+"""The :class:`NodeConfig` fields that tune failover (``rfq node`` has an option for each)."""
+_MS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -48,8 +58,31 @@ class NodeConfig:
     """Delete any earlier log, archive and snapshots found in ``base_dir`` before starting."""
     log_term_length: str = "4m"
     """Term length of the replicated log; 4m keeps the mapped log small (Aeron maps three terms)."""
-    leader_heartbeat_timeout_ms: int = 2000
+    # --- failover: measured on 2 cores (bench/failover.py, docs/operations.md); every member of a
+    # cluster must use the same values. A crashed leader is replaced after about
+    #   leader_heartbeat_timeout + U(0, election_timeout / 2) + election_timeout (+ ~0.1 s)
+    leader_heartbeat_timeout_ms: int = 1_000
+    """How long a follower hears nothing from the leader before it starts an election: the largest
+    share of every failover. Too short, and a leader that merely stalls (a GC pause, a starved CPU, a
+    congested network) is deposed for nothing; keep it many heartbeat intervals above the longest stall
+    this deployment can have."""
+    leader_heartbeat_interval_ms: int = 100
+    """How often an idle leader tells followers that it lives. Smaller detects nothing sooner but makes
+    the timeout tolerate more lost heartbeats (timeout / interval of them), for a few tiny messages."""
+    election_timeout_ms: int = 300
+    """How long a candidate waits for votes (with a member dead, every ballot waits this long), and
+    twice the bound of the random delay before nominating (which keeps two followers from splitting
+    the vote). Shorter is a faster failover, until votes cannot cross the network in time."""
+    election_status_interval_ms: int = 50
+    """How often members in an election tell each other their log positions (canvass): the time a
+    follower may wait to learn that a quorum can elect."""
+    startup_canvass_timeout_ms: int = 60_000
+    """At start-up, how long a member waits for every other member before electing with a mere quorum
+    (Aeron requires at least twice the heartbeat timeout): a cluster started with a member missing is
+    unavailable this long."""
     session_timeout_ms: int = 10_000
+    """A client session silent this long is closed (gateways send keep-alives every second). Long
+    enough to outlive a failover; shorter frees a dead gateway's session sooner."""
     stale_mark_file_wait_s: float = 20.0
     """How long a restart waits for a crashed predecessor's mark files to go stale."""
     cluster_secret: bytes | None = None
@@ -58,6 +91,15 @@ class NodeConfig:
     def __post_init__(self) -> None:
         if not 0 <= self.member_id < self.topology.size:
             raise ValueError(f"member id {self.member_id} is not in a {self.topology.size}-member cluster")
+        timeouts = {name: getattr(self, name) for name in TIMEOUT_FIELDS}
+        if any(value <= 0 for value in timeouts.values()):
+            raise ValueError(f"timeouts and intervals must be positive: {timeouts}")
+        if self.leader_heartbeat_interval_ms * 2 > self.leader_heartbeat_timeout_ms:
+            raise ValueError("the leader heartbeat timeout must be at least twice its interval")
+        if self.election_status_interval_ms > self.election_timeout_ms:
+            raise ValueError("the election status interval must not exceed the election timeout")
+        if self.startup_canvass_timeout_ms < 2 * self.leader_heartbeat_timeout_ms:
+            raise ValueError("the startup canvass timeout must be at least twice the heartbeat timeout")
 
     @property
     def host(self) -> str:
@@ -160,6 +202,13 @@ class EmbeddedNode:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def consensus_context(self) -> Any:
+        """The running consensus module's context (its counters: role, commit position, elections,
+        leadership term, snapshots, control toggle); None when the node is not running."""
+        driver = self._driver
+        return None if driver is None else driver.consensusModule().context()
+
     # --- what a client needs ------------------------------------------------------------------
     @property
     def ingress_endpoints(self) -> str:
@@ -238,8 +287,12 @@ class EmbeddedNode:
             .ingressChannel("aeron:udp")
             .isIpcIngressAllowed(True)
             .replicationChannel(f"aeron:udp?endpoint={host}:0")
-            .leaderHeartbeatTimeoutNs(cfg.leader_heartbeat_timeout_ms * 1_000_000)
-            .sessionTimeoutNs(cfg.session_timeout_ms * 1_000_000)
+            .leaderHeartbeatTimeoutNs(cfg.leader_heartbeat_timeout_ms * _MS)
+            .leaderHeartbeatIntervalNs(cfg.leader_heartbeat_interval_ms * _MS)
+            .electionTimeoutNs(cfg.election_timeout_ms * _MS)
+            .electionStatusIntervalNs(cfg.election_status_interval_ms * _MS)
+            .startupCanvassTimeoutNs(cfg.startup_canvass_timeout_ms * _MS)
+            .sessionTimeoutNs(cfg.session_timeout_ms * _MS)
             .idleStrategySupplier(_supplier(_backoff))
         )
         # called on an Aeron thread, once, when the cluster terminates this node

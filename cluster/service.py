@@ -9,14 +9,18 @@ service never stops on a frame.
 
 Snapshots are the state machine's records, each one SBE message, written in order; a SHA-256 digest of
 their bytes and the log position are kept (``digests``, and a file when ``digest_dir`` is set) so that
-operators and tests can check that replicas agree.
+operators and tests can check that replicas agree. ``stats`` counts commands by type, refusals by
+reason and the time each message took (``rfq.cluster.metrics``); the node's status endpoint serves them.
 """
 
 from __future__ import annotations
 
 import gc
 import hashlib
+import logging
 import struct
+import time
+from bisect import bisect_left as _bisect
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +31,7 @@ from rfq import jvm
 from rfq.cluster.domain import Audience, Outcome, StateMachine
 from rfq.cluster.domain.messages import COMMAND_TYPES, Command, Reply
 from rfq.cluster.host import Actions, HostedService
+from rfq.cluster.metrics import ServiceStats
 from rfq.codecs import rfq_sbe
 from rfq.codecs.errors import (
     BadValueError,
@@ -43,6 +48,8 @@ _CORRELATION = struct.Struct("<q")
 _USER = struct.Struct("<i")
 _USER_OFFSET = _HEADER.size + _CORRELATION.size
 """Every command's body starts with correlationId (int64) then userId (int32)."""
+log = logging.getLogger(__name__)
+_clock_ns = time.perf_counter_ns
 _COMMANDS = frozenset(COMMAND_TYPES)
 _COMMAND_TEMPLATES = frozenset(command.TEMPLATE_ID for command in COMMAND_TYPES)
 
@@ -134,10 +141,23 @@ class RfqService(HostedService):
         self.machine = StateMachine(self._timers)
         self.cluster: Any = None
         self.digest_dir = digest_dir
-        self.digests: list[tuple[int, str]] = []
-        """(log position, SHA-256 of the snapshot bytes) of each snapshot this replica took."""
-        self.commands = 0
-        self.malformed_frames = 0
+        self.digests: list[tuple[int, str]] = _read_digests(digest_dir)
+        """(log position, SHA-256 of the snapshot bytes) of each snapshot this replica took (in earlier
+        lives too, when ``digest_dir`` keeps them)."""
+        self.stats = ServiceStats()
+        """What this replica applied and refused, and how long each message took (observations only)."""
+        self._message_time = self.stats.message_time
+        self.role = -1
+        """The last role Aeron told the service (0 follower, 1 candidate, 2 leader); -1 before any."""
+
+    @property
+    def commands(self) -> int:
+        """Commands applied so far (every type, duplicates included)."""
+        return sum(self.stats.commands)
+
+    @property
+    def malformed_frames(self) -> int:
+        return self.stats.malformed_frames
 
     # --- lifecycle ----------------------------------------------------------------------------
     def on_start(self, cluster: Any, snapshot_image: Any) -> None:
@@ -158,29 +178,66 @@ class RfqService(HostedService):
         jvm.jclass("rfq.host.ServiceHost").writeSnapshot(
             publication, jpype.JArray(jpype.JByte)(data), self.cluster.idleStrategy()
         )
-        self._record_digest(int(self.cluster.logPosition()), hashlib.sha256(data).hexdigest())
+        position = int(self.cluster.logPosition())
+        digest = hashlib.sha256(data).hexdigest()
+        self._record_digest(position, digest)
+        self.stats.snapshots += 1
+        log.info(
+            "snapshot taken at log position %d, digest %s",
+            position,
+            digest[:16],
+            extra={"event": "snapshot", "log_position": position, "digest": digest, "bytes": len(data)},
+        )
+
+    def on_role_change(self, role: int) -> None:
+        # logged by the node's status server (rfq.cluster.status), which sees every service's role
+        self.role = role
+
+    def on_session_open(self, session_id: int, timestamp: int, actions: Actions) -> None:
+        log.info("session %d opened", session_id, extra={"event": "session_open", "session_id": session_id})
+
+    def on_session_close(self, session_id: int, timestamp: int, actions: Actions) -> None:
+        log.info("session %d closed", session_id, extra={"event": "session_close", "session_id": session_id})
 
     # --- events -------------------------------------------------------------------------------
     def on_message(self, session_id: int, timestamp: int, frame: memoryview, actions: Actions) -> None:
+        started = _clock_ns()
+        try:
+            self._handle(session_id, timestamp, frame, actions)
+        finally:  # LatencyHistogram.observe, inlined: this runs for every message
+            elapsed = _clock_ns() - started
+            histogram = self._message_time
+            histogram.counts[_bisect(histogram.bounds_ns, elapsed)] += 1
+            histogram.sum_ns += elapsed
+
+    def _handle(self, session_id: int, timestamp: int, frame: memoryview, actions: Actions) -> None:
+        stats = self.stats
         try:
             command = rfq_sbe.decode(frame)
         except CodecError as error:
-            self.malformed_frames += 1
-            actions.reply_message(session_id, rejection_for(frame, error, timestamp))
+            self._refuse_frame(session_id, rejection_for(frame, error, timestamp), actions)
             return
         if type(command) not in _COMMANDS:
-            self.malformed_frames += 1
-            actions.reply_message(
-                session_id, rejection_for(frame, UnknownTemplateError("not a command"), timestamp)
-            )
+            rejection = rejection_for(frame, UnknownTemplateError("not a command"), timestamp)
+            self._refuse_frame(session_id, rejection, actions)
             return
-        self.commands += 1
+        stats.commands[command.TEMPLATE_ID] += 1
         self._timers.actions = actions
         try:
             outcome = self.machine.apply(_as_command(command), timestamp)
         finally:
             self._timers.actions = None
+        first = outcome.events[0]
+        if outcome.duplicate:
+            stats.duplicates += 1
+        elif type(first) is CommandRejected:
+            stats.refusal(first.reason)
         self._send(session_id, outcome, actions)
+
+    def _refuse_frame(self, session_id: int, rejection: CommandRejected, actions: Actions) -> None:
+        self.stats.malformed_frames += 1
+        self.stats.refusal(rejection.reason)
+        actions.reply_message(session_id, rejection)
 
     def on_timer(self, correlation_id: int, timestamp: int, actions: Actions) -> None:
         self._timers.actions = actions
@@ -208,6 +265,14 @@ class RfqService(HostedService):
             self.digest_dir.mkdir(parents=True, exist_ok=True)
             with open(self.digest_dir / "snapshot-digests.txt", "a") as out:
                 out.write(f"{log_position} {digest}\n")
+
+
+def _read_digests(digest_dir: Path | None) -> list[tuple[int, str]]:
+    path = None if digest_dir is None else digest_dir / "snapshot-digests.txt"
+    if path is None or not path.exists():
+        return []
+    pairs = (line.split() for line in path.read_text().splitlines() if line.strip())
+    return [(int(position), digest) for position, digest in pairs]
 
 
 def _as_command(message: Any) -> Command:

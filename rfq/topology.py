@@ -18,7 +18,16 @@ INGRESS_OFFSET = 2
 CONSENSUS_OFFSET = 3
 LOG_OFFSET = 4
 CATCHUP_OFFSET = 5
-_ALL_OFFSETS = (ARCHIVE_CONTROL_OFFSET, INGRESS_OFFSET, CONSENSUS_OFFSET, LOG_OFFSET, CATCHUP_OFFSET)
+STATUS_OFFSET = 8
+"""The node's HTTP status and metrics endpoint (TCP): see ``rfq.cluster.status``."""
+_ALL_OFFSETS = (
+    ARCHIVE_CONTROL_OFFSET,
+    INGRESS_OFFSET,
+    CONSENSUS_OFFSET,
+    LOG_OFFSET,
+    CATCHUP_OFFSET,
+    STATUS_OFFSET,
+)
 
 DEFAULT_PORT_BASE = 20000
 
@@ -59,6 +68,10 @@ class Topology:
             f"{self.endpoint(i, ARCHIVE_CONTROL_OFFSET)}|"
             for i in range(self.size)
         )
+
+    def status_endpoints(self) -> list[str]:
+        """``host:port`` of every member's status endpoint, in member-id order."""
+        return [self.endpoint(i, STATUS_OFFSET) for i in range(self.size)]
 
     def ingress_endpoints(self) -> str:
         """The AeronCluster client ``ingressEndpoints`` string: ``0=host:port,1=host:port``."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -87,3 +89,28 @@ def no_leftover_shm() -> Iterator[None]:
     yield
     leftover = take_footprint().shm - before
     assert not leftover, f"left behind in /dev/shm: {sorted(leftover)}"
+
+
+_NO_JVM_CLI = """
+import runpy, sys
+sys.argv = ["rfq", *sys.argv[1:]]
+code = 0
+try:
+    runpy.run_module("rfq", run_name="__main__")
+except SystemExit as done:
+    code = done.code
+if "jpype" in sys.modules:
+    sys.exit("the rfq command loaded JPype")
+sys.exit(code)
+"""
+
+
+@pytest.fixture
+def rfq_without_jvm() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run ``rfq ARGS...`` in a new process that fails (exit 1, a message) if the command loads JPype."""
+
+    def run(*args: str, timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-c", _NO_JVM_CLI, *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, check=False)
+
+    return run
