@@ -61,6 +61,8 @@ from rfq.topology import Topology, free_port_base
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DEALERS = (501, 502)
+SLOW_FAILOVER_S = 2.0
+"""A failover slower than this keeps the nodes' logs for a look."""
 
 
 class Load:
@@ -79,7 +81,6 @@ class Load:
         """When the client heard of a new leader or reopened its session."""
         self.submitted: dict[int, float] = {}
         self.answered: dict[int, float] = {}
-        self.latencies: list[float] = []
         self.refused = 0
         self._next: deque[Any] = deque()
         self._requester: dict[int, int] = {}
@@ -115,7 +116,6 @@ class Load:
         if submitted is None:
             return
         self.answered[correlation_id] = now
-        self.latencies.append(now - submitted)
         if isinstance(event, CommandRejected):
             self.refused += 1
         elif isinstance(event, RfqCreated):
@@ -341,7 +341,6 @@ def soak(load: Load, watch: StatusWatch, minutes: float) -> dict[str, Any]:
     load.run_for(5.0)  # warm-up
     start = terms_and_elections(watch)
     leader_changes = load.client.leader_changes
-    sent_before, latencies_before = len(load.submitted), len(load.latencies)
     started, load_samples = time.monotonic(), []
     end = started + minutes * 60
     while time.monotonic() < end:
@@ -349,10 +348,12 @@ def soak(load: Load, watch: StatusWatch, minutes: float) -> dict[str, Any]:
         load_samples.append(os.getloadavg()[0])
         print(f"soak: {(time.monotonic() - started) / 60:.1f} min, load {load_samples[-1]:.1f}", flush=True)
     finish = terms_and_elections(watch)
-    latencies = sorted(load.latencies[latencies_before:])
+    load.client.drain(30)
+    mine = [c for c, at in load.submitted.items() if at >= started]
+    latencies = sorted(load.answered[c] - load.submitted[c] for c in mine if c in load.answered)
     return {
         "minutes": minutes,
-        "commands": len(load.submitted) - sent_before,
+        "commands": len(mine),
         "answered": len(latencies),
         "refused": load.refused,
         "terms_before": start,
@@ -475,7 +476,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if settings.report is not None:
         settings.report.parent.mkdir(parents=True, exist_ok=True)
         settings.report.write_text(text)
-    shutil.rmtree(base, ignore_errors=True)
+    if any(r.failover_s > SLOW_FAILOVER_S for r in settings.rounds):
+        print(f"a failover took more than {SLOW_FAILOVER_S} s: the nodes' logs are kept in {base}")
+    else:
+        shutil.rmtree(base, ignore_errors=True)
     return 0
 
 

@@ -29,17 +29,23 @@ core's event loop, rendering, the response), to within a millisecond.
 SSE: the subscribers' streams are opened (each gets its snapshot), then the operator toggles
 instruments (disable / enable: a broadcast, to every stream) in an open loop at 20/s; each
 subscriber's receipt of each toggle is one delivery. Latency = receipt time minus the due (send) time
-of the POST that caused it: the instrument events carry no cluster time, and this is what a user sees
-(an action → everyone's screen), with microsecond clocks of one process at both ends. Then a second
-SSE load whose events do carry the cluster time: RFQs created at 20/s, each inviting 10 of the
-subscribers, so that each subscriber receives ``rfq_invited`` events; for those, cluster time →
-receipt (ms-truncated: up to 1 ms too high) beside send → receipt. Receipt times are taken in an
-``asyncio.Protocol``'s ``data_received`` (parsing comes after the run), so the generator's own parsing
-of 99 streams is not billed to the hundredth.
+of the POST that caused it: what a user sees (an action → everyone's screen), with microsecond clocks
+of one process at both ends, and an upper bound of "cluster event → received". Then a second SSE load
+whose events carry the cluster time in their data: RFQs created at 20/s, each inviting 10 of the
+subscribers (``rfq_invited``). Receipt times are taken in an ``asyncio.Protocol``'s ``data_received``
+(parsing comes after the run), so the generator's own parsing of 99 streams is not billed to the
+hundredth.
+
+Inside the platform (``serve_wrapped``, this file run as the platform's entry point: the same
+``rfq run`` with Python threads named for /proc): the CPU of each thread during each run, and unless
+``--no-trace`` a timestamp at each step of every command through the gateway (``_install_trace``: a
+few µs per command), which gives where a create's time goes, and for the SSE deliveries the moment
+the event came out of the cluster and its cluster time (ms) → receipt.
 
     make bench-gateway                  # writes bench/results/gateway.md; the last line is the summary
     .venv/bin/python bench/gateway.py --smoke        # a few seconds of each load, nothing written
     .venv/bin/python bench/gateway.py --profile DIR  # also cProfile the gateway's threads into DIR
+    .venv/bin/python bench/gateway.py --smoke --switch-interval 0.0005   # compare a platform setting
 """
 
 from __future__ import annotations
@@ -113,6 +119,8 @@ class Platform:
             "--base-dir",
             str(self.home / "node"),
             "--web-port",
+            "0",
+            "--fix-port",  # the FIX gateway rfq run starts too: any free port (9878 may be taken)
             "0",
         ]
         # through this file (``serve_wrapped``): it names the Python threads, for per-thread CPU
@@ -894,8 +902,8 @@ class Report:
     samples: dict[int, list[Sample]] = field(default_factory=dict)
     """The measured create runs' samples, by run id (for ``--trace``)."""
     wall_offset: float = 0.0
-    breakdown: dict[float, list[tuple[str, float, float, float]]] = field(default_factory=dict)
-    """Per pair rate: (step, p50, p99, max ms) of the creates' way through the gateway (``--trace``)."""
+    breakdown: dict[str, list[tuple[str, float, float, float]]] = field(default_factory=dict)
+    """Per create run (by its rate): (step, p50, p99, max ms) of the creates' way through the gateway."""
 
 
 async def run_bench(platform_: Platform, tokens: dict[str, str], config: Config) -> Report:
@@ -979,9 +987,17 @@ STEPS = [
 ]
 
 
+def traced_runs(report: Report) -> list[Run]:
+    """The create runs whose steps the report shows: the pairs', and the stepped runs held, or the
+    lowest-rate one when none was (a saturated gateway's figures are mostly its queue)."""
+    held = [run for run in report.steps if run.held]
+    lowest = sorted(report.steps, key=lambda run: run.rate)[:1]
+    return [*(c for c, _ in report.pairs), *(held or lowest)]
+
+
 def trace_breakdown(
     trace: list[list[Any]], runs: list[Run], samples: dict[int, list[Sample]], warmup_s: float
-) -> dict[float, list[tuple[str, float, float, float]]]:
+) -> dict[str, list[tuple[str, float, float, float]]]:
     """Per create run: each step's latency (p50, p99, max ms) from the platform's trace."""
     by_key: dict[str, dict[str, float]] = defaultdict(dict)
     by_id: dict[int, dict[str, float]] = defaultdict(dict)
@@ -993,7 +1009,7 @@ def trace_breakdown(
             by_key[name].setdefault(step, value)
         elif name is not None:
             by_id[name].setdefault(step, value)
-    result: dict[float, list[tuple[str, float, float, float]]] = {}
+    result: dict[str, list[tuple[str, float, float, float]]] = {}
     for run in runs:
         measured = [(i, s) for i, s in enumerate(samples.get(run.run_id, [])) if s.status == 201]
         first = measured[0][1].due + warmup_s if measured else 0.0
@@ -1008,7 +1024,10 @@ def trace_breakdown(
                 rows[step].append((times[step] - previous) * 1e3)
                 previous = times[step]
         if rows:
-            result[run.rate] = [
+            label = f"{run.rate:,.0f}/s" + ("" if run.held else " (not held)")
+            if label in result:
+                label += f", run {run.run_id}"
+            result[label] = [
                 (
                     text,
                     float(np.percentile(rows[step], 50)),
@@ -1046,31 +1065,24 @@ def _ms(value: float | None) -> str:
     return "n/a" if value is None else f"{value:,.2f}"
 
 
-def run_table(runs: list[Run], with_split: bool, idle_cores: float) -> list[str]:
-    head = (
+def run_table(runs: list[Run], idle_cores: float) -> list[str]:
+    lines = [
         "| endpoint | rate /s | answered /s | requests | errors | p50 ms | p99 ms | p99.9 ms | max ms | "
-        "generator lag p99 ms | platform cores | platform CPU ms / request | load |"
-    )
-    rule = "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-    if with_split:
-        head += " send → cluster p50 / p99 ms | cluster → answer p50 / p99 ms | live RFQs before |"
-        rule += "---:|---:|---:|"
-    lines = [head, rule]
+        "generator lag p99 ms | platform cores | platform CPU ms / answer | load | "
+        "send → cluster p50 / p99 ms | cluster → answer p50 / p99 ms | live RFQs before |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for run in runs:
         label = "POST /v1/rfqs" if run.name == "create" else "GET /v1/me (reference)"
-        line = (
+        lines.append(
             f"| {label} | {run.rate:,.0f} | {run.answered_per_s:,.0f} | {run.count:,} | {run.errors} | "
             f"{run.p50_ms:,.2f} | {run.p99_ms:,.2f} | {run.p999_ms:,.2f} | {run.max_ms:,.2f} | "
             f"{run.lag_p99_ms:,.2f} | {run.platform_cores:.2f} | "
-            f"{(run.platform_cores - idle_cores) * 1e3 / run.rate:.2f} | {run.load:.2f} |"
+            f"{(run.platform_cores - idle_cores) * 1e3 / max(run.answered_per_s, 1e-9):.2f} | "
+            f"{run.load:.2f} | {_ms(run.to_cluster_p50_ms)} / {_ms(run.to_cluster_p99_ms)} | "
+            f"{_ms(run.from_cluster_p50_ms)} / {_ms(run.from_cluster_p99_ms)} | "
+            + (f"{run.live_rfqs_before:,} |" if run.name == "create" else " |")
         )
-        if with_split:
-            split = (
-                f" {_ms(run.to_cluster_p50_ms)} / {_ms(run.to_cluster_p99_ms)} | "
-                f"{_ms(run.from_cluster_p50_ms)} / {_ms(run.from_cluster_p99_ms)} | "
-            )
-            line += split + (f"{run.live_rfqs_before:,} |" if run.name == "create" else " |")
-        lines.append(line)
     return lines
 
 
@@ -1099,12 +1111,20 @@ def render(
         f"{platform.machine()}, {os.cpu_count()} cores shared with other engineers' work, "
         f"{platform.system()} {platform.release()}, Python {platform.python_version()}"
     )
+    ceiling = max(
+        (
+            run.answered_per_s
+            for run in [*(c for c, _ in report.pairs), *report.steps]
+            if run.name == "create"
+        ),
+        default=0.0,
+    )
     met_rest = "met" if at_500.p99_ms <= TARGET_P99_MS and at_500.errors == 0 else "not met"
     met_sse = "met" if toggles.p99_ms <= TARGET_SSE_P99_MS else "not met"
     lines = [
         "# bench-gateway: the web gateway's REST and SSE latency, one node",
         "",
-        f"Command: `make bench-gateway` (`{command}`).",
+        f"Command: {command}.",
         f"Machine: {machine}.",
         "Load average (1 / 5 / 15 min): "
         + " / ".join(f"{v:.2f}" for v in before)
@@ -1113,7 +1133,8 @@ def render(
         + " after; each run's 1-minute load is in its row.",
         "",
         "The platform is `rfq run --no-demo` in a process of its own (one embedded node, the web gateway "
-        "over IPC, the node's Python service in the same process), its users seeded before it starts. The "
+        "over IPC, the node's Python service in the same process, and the FIX gateway `rfq run` starts "
+        "too, idle here), its users seeded before it starts. The "
         f"load generator is the bench's process: asyncio, {client}, open loop: "
         "request *i* is due at t0 + i/rate and sent then whatever the others are doing; latency is from "
         "that due time to the response (no coordinated omission). 'generator lag' is how late the "
@@ -1133,7 +1154,7 @@ def render(
         "",
         "## REST: create RFQ beside the reference (same rates, alternating)",
         "",
-        *run_table([run for pair in report.pairs for run in pair], True, report.idle_cores),
+        *run_table([run for pair in report.pairs for run in pair], report.idle_cores),
         "",
         "send → cluster: the RFQ's `created_at` (the leader's log append, wall-clock ms, truncated) minus "
         "the due time; cluster → answer: the response's arrival minus it. Both are within 1 ms (the "
@@ -1154,9 +1175,10 @@ def render(
         *breakdown_table(report),
         f"## REST: highest create rate held (p99 ≤ {TARGET_P99_MS:g} ms, no error, ≥ 95% answered)",
         "",
-        *run_table(report.steps, True, report.idle_cores),
+        *run_table(report.steps, report.idle_cores),
         "",
-        f"Highest rate held: **{report.max_rps:,.0f}/s** (rest_max_rps; 0 when not even the lowest).",
+        f"Highest rate held: **{report.max_rps:,.0f}/s** (rest_max_rps; 0 when not even the lowest). "
+        f"The most creates answered per second in any run: {ceiling:,.0f}.",
         "",
         "### The platform's CPU by thread during each run (cores; Python threads by name, JVM threads by "
         "theirs)",
@@ -1168,8 +1190,9 @@ def render(
             for run in [*(r for pair in report.pairs for r in pair), *report.steps]
         ),
         "",
-        f"Idle (no traffic): {report.idle_cores:.2f} cores. 'platform CPU ms / request' in the tables is "
-        "(platform cores - idle cores) / rate: every thread of the process, gateway, node and JVM.",
+        f"Idle (no traffic): {report.idle_cores:.2f} cores. 'platform CPU ms / answer' in the tables is "
+        "(platform cores - idle cores) / answers per second: every thread of the process, gateway, node "
+        "and JVM.",
         "",
         f"## SSE: {config.subscribers} subscribers",
         "",
@@ -1224,9 +1247,9 @@ def breakdown_table(report: Report) -> list[str]:
         return []
     rates = list(report.breakdown)
     lines = [
-        "### Where a create's time goes (`--trace`: timestamps inside the gateway, same runs)",
+        "### Where a create's time goes (timestamps inside the gateway, same runs)",
         "",
-        "| step | " + " | ".join(f"at {r:,.0f}/s p50 / p99 / max ms" for r in rates) + " |",
+        "| step | " + " | ".join(f"at {r} p50 / p99 / max ms" for r in rates) + " |",
         "|---|" + "---:|" * len(rates),
     ]
     for n, (text, *_) in enumerate(report.breakdown[rates[0]]):
@@ -1239,7 +1262,8 @@ def breakdown_table(report: Report) -> list[str]:
         "Each step from the one before; the traced points are the ASGI app's call and response start, "
         "`GatewayCore.submit`, the cluster thread's `submit_frame` (before and after), the outcome's "
         "arrival in its `on_event`, `GatewayCore._deliver` and `_resolve`: monkeypatched in the platform "
-        "process by the bench (`--trace`), never in the product. Clocks: CLOCK_MONOTONIC in both processes.",
+        "process by the bench (`_install_trace`; `--no-trace` turns it off), never in the product. "
+        "Clocks: CLOCK_MONOTONIC in both processes.",
         "",
     ]
     return lines
@@ -1496,9 +1520,7 @@ def main() -> int:
         platform_.stop()
         if args.trace:
             trace = json.loads((home / "trace.json").read_text())
-            report.breakdown = trace_breakdown(
-                trace, [c for c, _ in report.pairs], report.samples, config.warmup_s
-            )
+            report.breakdown = trace_breakdown(trace, traced_runs(report), report.samples, config.warmup_s)
             for deliveries in (report.toggles, report.invites):
                 if deliveries is not None:
                     trace_deliveries(trace, deliveries, report.wall_offset)
@@ -1508,7 +1530,11 @@ def main() -> int:
     loads_after = os.getloadavg()
     # bench/fix.py (another issue's) is run only for the report of record: it rewrites its own report
     extra = "" if args.smoke or args.no_fix or args.results != RESULTS else fix_figures()
-    command = "bench/gateway.py " + " ".join(sys.argv[1:]) if sys.argv[1:] else "bench/gateway.py"
+    command = (
+        f"`.venv/bin/python bench/gateway.py {' '.join(sys.argv[1:])}`"
+        if sys.argv[1:]
+        else "`make bench-gateway` (`.venv/bin/python bench/gateway.py`)"
+    )
     lines, summary = render(report, config, command, (loads_before, loads_after), extra)
     if args.smoke:
         print("\n".join(breakdown_table(report)))

@@ -161,10 +161,13 @@ class RfqService(HostedService):
 
     # --- lifecycle ----------------------------------------------------------------------------
     def on_start(self, cluster: Any, snapshot_image: Any) -> None:
+        started = time.perf_counter()
         self.cluster = cluster
+        size = 0
         if snapshot_image is not None:
             host = jvm.jclass("rfq.host.ServiceHost")
             data = bytes(memoryview(host.readSnapshot(snapshot_image, cluster.idleStrategy())))
+            size = len(data)
             self.machine = StateMachine.restore(decode_records(data), self._timers)
         # Everything alive now (modules, the JVM bridge, the restored state) lives as long as the
         # service: move it out of the cyclic collector's sight, so that full collections on the
@@ -172,6 +175,13 @@ class RfqService(HostedService):
         # freed by reference counting, frozen or not.
         gc.collect()
         gc.freeze()
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        log.info(
+            "service started in %.0f ms (snapshot: %d bytes)",
+            elapsed_ms,
+            size,
+            extra={"event": "service_start", "duration_ms": round(elapsed_ms, 1), "snapshot_bytes": size},
+        )
 
     def on_take_snapshot(self, publication: Any) -> None:
         data = encode_records(self.machine.snapshot())

@@ -334,8 +334,8 @@ class GatewayCore:
                     idle = 0
                     continue
                 idle += 1
-                if self._futures:  # an outcome is awaited: poll after 0.1 ms, backing off to 1 ms
-                    self._wake.wait(min(0.0001 * 2 ** min(idle, 4), 0.001))
+                if self._futures:  # an outcome is awaited: poll every 0.1 ms
+                    self._wake.wait(0.0001)
                     self._wake.clear()
                 elif idle > 20:
                     self._wake.wait(0.0005 if idle < 2_000 else 0.002)

@@ -98,6 +98,7 @@ from rfq.gateway.web.models import (
 from rfq.gateway.web.page import install_page
 from rfq.gateway.web.problems import (
     CATALOGUE,
+    CLUSTER_UNAVAILABLE,
     FORBIDDEN_ROLE,
     HTTP_ERROR,
     INTERNAL,
@@ -622,6 +623,11 @@ def _router() -> APIRouter:
         instrument_id = body.instrument_id
         if body.cusip is not None:
             instrument_id = core.mirror.by_cusip.get(body.cusip)
+            if instrument_id is None and not core.status.synced:
+                # a gateway that has just (re)started does not know the instruments yet: not the
+                # client's mistake, and a retry with the same Idempotency-Key will do
+                detail = "the gateway is still loading the cluster's state"
+                raise ProblemError(CLUSTER_UNAVAILABLE, detail, headers={"Retry-After": "1"})
             if instrument_id is None:
                 raise ProblemError(VALIDATION, f"no instrument with CUSIP {body.cusip}")
         assert instrument_id is not None

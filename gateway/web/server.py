@@ -51,9 +51,15 @@ class WebGatewayServer:
         self._socket.bind((host, port))
         self.host = host
         self.port = int(self._socket.getsockname()[1])
+        # uvloop and httptools, not asyncio's loop and h11: the event loop is the gateway's bottleneck
+        # (it shares one GIL with the cluster thread, and embedded with the node), and they take ~30% of
+        # its CPU off every request (bench-gateway: ~0.9 → ~0.6 ms for GET /v1/me, ~3.7 → ~2.7 ms for a
+        # create). uvloop sets TCP_NODELAY on every accepted TCP socket too.
         self._server = uvicorn.Server(
             uvicorn.Config(
                 self.app,
+                loop="uvloop",
+                http="httptools",
                 log_level=log_level,
                 lifespan="on",
                 timeout_graceful_shutdown=5,
