@@ -263,7 +263,7 @@ def run_clients(
 
 
 def check_exactly_once(
-    gateway: GatewayProcess, tokens: dict[str, str], results: list[dict[str, Any]]
+    gateway: GatewayProcess, tokens: dict[str, str], results: list[dict[str, Any]], restarted: bool = False
 ) -> None:
     """Every answered negotiation happened once; no RFQ or trade exists twice."""
     assert len({r["rfq_id"] for r in results}) == len(results)
@@ -272,7 +272,10 @@ def check_exactly_once(
         http = httpx.Client(base_url=gateway.url, headers={"Authorization": f"Bearer {tokens[name]}"})
         mine = {r["cl_ord_id"]: r for r in results if r["cl_ord_id"].startswith(f"{name}-")}
         for result in mine.values():
-            rfq = http.get(f"/v1/rfqs/{result['rfq_id']}").json()
+            response = http.get(f"/v1/rfqs/{result['rfq_id']}")
+            if response.status_code == 404 and restarted:
+                continue  # ended before the gateway restarted: unknown to it (docs/gateway.md, known limits)
+            rfq = response.json()
             assert rfq["client_order_id"] == result["cl_ord_id"], rfq
             assert rfq["status"] == "traded", rfq
         listed = http.get("/v1/rfqs").json()
@@ -367,7 +370,7 @@ def test_the_gateway_killed_under_load_comes_back_with_fresh_ids(
     assert quoted.status_code == 201 and quoted.json()["quote"]["price"] == "101.5", quoted.text
     hit = trader.post(f"/v1/rfqs/{fresh['rfq_id']}/quotes/{quoted.json()['quote']['quote_id']}/accept")
     assert hit.status_code == 200 and hit.json()["trade"]["price"] == "101.5", hit.text
-    check_exactly_once(gateway, tokens, results)
+    check_exactly_once(gateway, tokens, results, restarted=True)
 
     # the stream resumed with Last-Event-ID: missed events, or a snapshot (ids of the earlier life)
     time.sleep(2)
