@@ -1234,8 +1234,9 @@ def render(
     ]
     if extra:
         lines += [
-            "The summary's `fix_p50_ms` and `fix_p99_ms` are bench/fix.py's (`make bench-fix`), run right "
-            "after this bench; its report is bench/results/fix.md.",
+            "The summary's `fix_p50_ms` and `fix_p99_ms` are bench/fix.py's (`make bench-fix`, FIX "
+            "QuoteRequest → QuoteStatusReport at 500/s), run right after this bench, on the same machine "
+            "(it rewrites its own report, bench/results/fix.md).",
             "",
         ]
     return lines, summary
