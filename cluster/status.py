@@ -246,6 +246,10 @@ class _Server(HTTPServer):
         self.owner = owner
         super().__init__(address, _Handler)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # a client that gave up (closed its socket) before the answer is not the node's problem
+        log.debug("status endpoint: a request from %s failed", client_address, exc_info=True)
+
     def service_actions(self) -> None:
         # called by serve_forever between requests, at least every poll interval
         try:

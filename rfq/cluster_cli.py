@@ -30,8 +30,8 @@ EXIT_UNREACHABLE = 3
 STATUS_EXIT_CODES = """\b
 Exit codes:
   0  every member answered, one leader, the replicas' digests agree
-  1  the replicas' digests differ at a snapshot position, or no member leads
-     (snapshot: the request was refused)
+  1  the replicas' digests differ at a snapshot position, no member leads, or a
+     member says it leads an older term (snapshot: the request was refused)
   3  a member cannot be reached (snapshot: the snapshot was not seen in time)"""
 
 
@@ -77,10 +77,22 @@ class ClusterView:
         return [m.member_id for m in self.members if not m.reachable]
 
     @property
+    def stale_leaders(self) -> list[int]:
+        """Members that say they lead a term older than the cluster's: deposed without knowing it."""
+        return [
+            m.member_id
+            for m in self.members
+            if m.status is not None
+            and m.status.get("role") == "leader"
+            and self.leadership_term_id is not None
+            and int(m.status["leadership_term_id"]) < self.leadership_term_id
+        ]
+
+    @property
     def exit_code(self) -> int:
         if not any(m.reachable for m in self.members):
             return EXIT_UNREACHABLE
-        if self.digests.agree is False or self.leader is None:
+        if self.digests.agree is False or self.leader is None or self.stale_leaders:
             return EXIT_DISAGREE
         return EXIT_UNREACHABLE if self.unreachable else EXIT_OK
 
@@ -100,6 +112,7 @@ class ClusterView:
                 "disagreements": self.digests.disagreements,
             },
             "unreachable": self.unreachable,
+            "stale_leaders": self.stale_leaders,
             "exit_code": self.exit_code,
         }
 
@@ -192,6 +205,8 @@ def _render(view: ClusterView) -> None:
         click.echo("leader: none")
     else:
         click.echo(f"leader: member {view.leader} (term {view.leadership_term_id})")
+    for stale in view.stale_leaders:
+        click.echo(f"member {stale} says it leads an older term: it was deposed and does not know it")
     digests = view.digests
     if digests.agree is None:
         click.echo("digests: nothing to compare (no two members have a snapshot at the same log position)")

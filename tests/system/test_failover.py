@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import time
+import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -124,6 +128,13 @@ class Workload:
             elif not self.client.poll():
                 time.sleep(0.0005)
 
+    def run_until(self, condition: Callable[[], bool], timeout_s: float) -> None:
+        """Keep the load on until ``condition()`` (checked every 0.2 s) holds."""
+        deadline = time.monotonic() + timeout_s
+        while not condition():
+            assert time.monotonic() < deadline, "the condition never held"
+            self.run_for(0.2)
+
     def first_answer_after(self, moment: float, timeout_s: float) -> float:
         """Seconds from ``moment`` until a command submitted after it is answered (keeps the load on)."""
         deadline = time.monotonic() + timeout_s
@@ -133,6 +144,29 @@ class Workload:
             if answered:
                 return time.monotonic() - moment
         return float("inf")
+
+
+def _status(cluster: LocalCluster, member: int) -> dict[str, Any] | None:
+    try:
+        with urllib.request.urlopen(f"{cluster.status_url(member)}/status", timeout=2) as response:
+            status: dict[str, Any] = json.loads(response.read())
+            return status
+    except (OSError, ValueError):
+        return None
+
+
+def rejoined(cluster: LocalCluster, member: int) -> bool:
+    """The member follows the current leader and has applied the log up to (nearly) its commit position."""
+    statuses = [_status(cluster, m) for m in cluster.members]
+    mine = statuses[member]
+    leaders = [s for s in statuses if s is not None and s["role"] == "leader"]
+    if mine is None or len(leaders) != 1 or mine["role"] != "follower":
+        return False
+    leader = leaders[0]
+    return bool(
+        mine["leadership_term_id"] == leader["leadership_term_id"]
+        and mine["log_position"] >= leader["commit_position"] - 64 * 1024
+    )
 
 
 def test_leader_killed_three_times_keeps_exactly_once_and_same_state(three_nodes: LocalCluster) -> None:
@@ -149,7 +183,10 @@ def test_leader_killed_three_times_keeps_exactly_once_and_same_state(three_nodes
             failovers.append(load.first_answer_after(killed_at, timeout_s=30))
             load.run_for(1.0)
             three_nodes.start(leader)  # the killed node comes back and catches up from the new leader
-            load.run_for(6.0)
+            # the next kill hits a whole cluster: a member still starting would leave no quorum, and the
+            # failover would wait for its JVM (seconds on a busy machine), not for the election
+            load.run_until(functools.partial(rejoined, three_nodes, leader), timeout_s=90)
+            load.run_for(3.0)
         assert load.client.drain(60), f"{load.client.pending} commands never got an outcome"
 
         # exactly once: rfq ids are assigned 1, 2, 3... so any double effect would leave a gap or a repeat
