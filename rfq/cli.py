@@ -10,7 +10,7 @@ import contextlib
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -364,26 +364,38 @@ DEFAULT_GATEWAY_ID = 2
 """Gateway ids are unique per cluster; 1 is reserved (the demo's own session once had it)."""
 
 
+def cluster_session_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """How a gateway reaches its cluster: --cluster (or --port-base), --secret / --secret-file."""
+    options = [
+        click.option(
+            "--cluster",
+            "endpoints",
+            default=None,
+            help="Ingress endpoints, 0=host:port,1=host:port (default: a local cluster at --port-base).",
+        ),
+        port_base_option,
+        click.option(
+            "--secret", default=None, help=f"The cluster secret (prefer --secret-file or {SECRET_ENV})."
+        ),
+        click.option(
+            "--secret-file",
+            type=click.Path(dir_okay=False, exists=True, path_type=Path),
+            default=None,
+            help=f"File holding the cluster secret (default: the {SECRET_ENV} environment variable).",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @main.group()
 def gateway() -> None:
     """Run a gateway, and manage its identity directory."""
 
 
 @gateway.command("web")
-@click.option(
-    "--cluster",
-    "endpoints",
-    default=None,
-    help="Ingress endpoints, 0=host:port,1=host:port (default: a local cluster at --port-base).",
-)
-@port_base_option
-@click.option("--secret", default=None, help=f"The cluster secret (prefer --secret-file or {SECRET_ENV}).")
-@click.option(
-    "--secret-file",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    default=None,
-    help=f"File holding the cluster secret (default: the {SECRET_ENV} environment variable).",
-)
+@cluster_session_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
 @click.option("--port", type=int, default=8080, show_default=True, help="The HTTP port.")
 @data_dir_option
@@ -448,20 +460,7 @@ def gateway_web(
 
 
 @gateway.command("fix")
-@click.option(
-    "--cluster",
-    "endpoints",
-    default=None,
-    help="Ingress endpoints, 0=host:port,1=host:port (default: a local cluster at --port-base).",
-)
-@port_base_option
-@click.option("--secret", default=None, help=f"The cluster secret (prefer --secret-file or {SECRET_ENV}).")
-@click.option(
-    "--secret-file",
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
-    default=None,
-    help=f"File holding the cluster secret (default: the {SECRET_ENV} environment variable).",
-)
+@cluster_session_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
 @click.option("--port", type=int, default=9878, show_default=True, help="The FIX acceptor's port.")
 @data_dir_option
