@@ -97,9 +97,13 @@ class NodeProbe:
             timed_out_clients=int(self._timed_out.get()),
         )
 
-    def request_snapshot(self) -> bool:
-        """Set the control toggle to SNAPSHOT; False when another action is pending (not NEUTRAL)."""
-        return bool(self._toggles.SNAPSHOT.toggle(self._toggle))
+    def request_snapshot(self) -> str | None:
+        """Set the control toggle to SNAPSHOT. None when it was set; otherwise the toggle's state:
+        ``INACTIVE`` while a new leader has not completed its election (the consensus module
+        activates the toggle then), another action's name while that action is pending."""
+        if self._toggles.SNAPSHOT.toggle(self._toggle):
+            return None
+        return str(self._toggles.get(self._toggle))
 
     @property
     def service_errors(self) -> int:
@@ -233,8 +237,12 @@ class StatusServer:
             return 409, {**body, "error": "not the leader: ask the leader"}
         if sample.module_state != "ACTIVE":
             return 409, {**body, "error": f"the consensus module is {sample.module_state}"}
-        if not self.probe.request_snapshot():
-            return 409, {**body, "error": "another cluster action is pending"}
+        refused = self.probe.request_snapshot()
+        if refused == "INACTIVE":
+            # the role counter says leader a moment before the election completes: ask again soon
+            return 503, {**body, "error": "the leader has not completed its election yet: retry"}
+        if refused is not None:
+            return 409, {**body, "error": f"another cluster action is pending ({refused})"}
         log.info(
             "snapshot requested", extra={"event": "snapshot_requested", "log_position": sample.log_position}
         )
@@ -281,10 +289,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(404, "application/json", b'{"error": "no such resource"}')
             return
         status, body = self.server.owner.snapshot()
-        self._send(status, "application/json", json.dumps(body).encode())
+        retry_after = {"Retry-After": "1"} if status == 503 else {}
+        self._send(status, "application/json", json.dumps(body).encode(), retry_after)
 
-    def _send(self, status: int, content_type: str, body: bytes) -> None:
+    def _send(self, status: int, content_type: str, body: bytes, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()

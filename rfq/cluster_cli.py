@@ -297,7 +297,7 @@ def snapshot(
         _fail("no member leads the cluster now", EXIT_DISAGREE, as_json, before)
     leader = before.members[before.leader]
     try:
-        answer = httpx.post(f"http://{leader.endpoint}/snapshot", timeout=timeout)
+        answer = _post_snapshot(leader.endpoint, timeout, wait_timeout)
     except httpx.HTTPError as error:
         _fail(f"the leader {leader.endpoint}: {_reason(error)}", EXIT_UNREACHABLE, as_json, before)
     if answer.status_code != 202:
@@ -319,6 +319,16 @@ def snapshot(
     else:
         _render(view)
     raise SystemExit(view.exit_code)
+
+
+def _post_snapshot(endpoint: str, timeout: float, patience: float) -> httpx.Response:
+    """POST /snapshot, asking again while the leader answers 503 (its election is completing)."""
+    deadline = time.monotonic() + patience
+    while True:
+        answer = httpx.post(f"http://{endpoint}/snapshot", timeout=timeout)
+        if answer.status_code != 503 or time.monotonic() >= deadline:
+            return answer
+        time.sleep(float(answer.headers.get("Retry-After", "1")))
 
 
 def _snapshot_count(report: MemberReport) -> int:

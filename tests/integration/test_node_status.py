@@ -70,6 +70,21 @@ def samples(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     }
 
 
+def post_snapshot(url: str, patience_s: float = 30.0) -> int:
+    """POST /snapshot; a leader still completing its election answers 503 + Retry-After: ask again."""
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            request = urllib.request.Request(f"{url}/snapshot", method="POST")
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as refused:
+            if refused.code != 503 or time.monotonic() > deadline:
+                raise AssertionError(f"{refused.code}: {refused.read().decode()}") from refused
+            assert refused.headers["Retry-After"] == "1"
+            time.sleep(0.2)
+
+
 def total(values: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str) -> float:
     return sum(value for (sample, _), value in values.items() if sample == name)
 
@@ -152,9 +167,7 @@ def test_status_and_snapshot(node: EmbeddedNode, status: StatusServer) -> None:
     assert document["snapshot"] is None and document["snapshots"] == []
     assert document["timeouts_ms"]["leader_heartbeat_timeout"] == node.config.leader_heartbeat_timeout_ms
 
-    request = urllib.request.Request(f"{status.url}/snapshot", method="POST")
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.status == 202
+    assert post_snapshot(status.url) == 202
     deadline = time.monotonic() + 30
     while (document := json.loads(get(f"{status.url}/status")))["snapshot"] is None:
         assert time.monotonic() < deadline, document
