@@ -292,7 +292,9 @@ class _Handler(BaseHTTPRequestHandler):
         retry_after = {"Retry-After": "1"} if status == 503 else {}
         self._send(status, "application/json", json.dumps(body).encode(), retry_after)
 
-    def _send(self, status: int, content_type: str, body: bytes, headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self, status: int, content_type: str, body: bytes, headers: dict[str, str] | None = None
+    ) -> None:
         self.send_response(status)
         for name, value in (headers or {}).items():
             self.send_header(name, value)
