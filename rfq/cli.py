@@ -142,12 +142,22 @@ def run(
     and a first curl command.
     """
     from rfq.cluster.node import EmbeddedNode, NodeConfig
+    from rfq.cluster.status import serve_status
+    from rfq.topology import STATUS_OFFSET
 
-    config = NodeConfig(topology=Topology(port_base=port_base), base_dir=base_dir)
+    topology = Topology(port_base=port_base)
+    config = NodeConfig(topology=topology, base_dir=base_dir)
     jvm.start()
-    with stop_signals() as stop, EmbeddedNode(config, _service(service, base_dir)) as node:
+    with (
+        stop_signals() as stop,
+        EmbeddedNode(config, _service(service, base_dir)) as node,
+        serve_status(node, port=topology.port(0, STATUS_OFFSET)) as status,
+    ):
         click.echo(f"rfq: single-node cluster up ({service} service); ingress {node.ingress_endpoints}")
         click.echo(f"rfq: log and archive in {node.base_dir}")
+        if status is not None:
+            members = status.url.removeprefix("http://")
+            click.echo(f"rfq: node status on {status.url}/status (rfq cluster status --members {members})")
         home: Path = base_dir or node.base_dir
         tokens = _demo_users(home) if service == "rfq" and demo else None
         gateway = _start_web(node, base_dir, web_port) if web and service == "rfq" else None
@@ -215,7 +225,12 @@ def _start_fix(node: Any, base_dir: Path | None, port: int) -> Any:
 
     data_dir = (base_dir or node.base_dir) / "gateway"
     try:
-        fix = serve_fix(embedded_client_config(node.aeron_directory_name), data_dir, port=port)
+        fix = serve_fix(
+            embedded_client_config(node.aeron_directory_name),
+            data_dir,
+            port=port,
+            metrics_port=0,  # any free port, printed: a fixed one could clash with another platform's
+        )
     except (OSError, RuntimeError, TimeoutError) as error:
         click.echo(f"rfq: FIX gateway not started: {error}")
         return None
@@ -223,6 +238,7 @@ def _start_fix(node: Any, base_dir: Path | None, port: int) -> Any:
         f"rfq: FIX 4.4 gateway on {fix.host}:{fix.port} (TargetCompID {fix.settings.comp_id}); "
         f"FIX logins: rfq gateway users fix-login --data-dir {data_dir} NAME SENDERCOMPID"
     )
+    click.echo(f"rfq: FIX gateway metrics on {fix.metrics_url}/metrics")
     return fix
 
 
@@ -477,6 +493,13 @@ def gateway_web(
     show_default=True,
     help="The gateway's CompID: counterparties send TargetCompID(56) = this.",
 )
+@click.option(
+    "--metrics-port",
+    type=int,
+    default=9879,
+    show_default=True,
+    help="Serve Prometheus metrics (GET /metrics) on --host at this port (0: any free; -1: none).",
+)
 def gateway_fix(
     endpoints: str | None,
     port_base: int,
@@ -487,6 +510,7 @@ def gateway_fix(
     data_dir: Path,
     gateway_id: int,
     comp_id: str,
+    metrics_port: int,
 ) -> None:
     """Accept FIX 4.4 sessions (QuickFIX/J; logins from the directory) for the cluster at --cluster.
 
@@ -511,11 +535,14 @@ def gateway_fix(
                 port=port,
                 comp_id=comp_id,
                 wait_ready=False,
+                metrics_port=None if metrics_port < 0 else metrics_port,
             )
         except (OSError, RuntimeError, TimeoutError) as error:
             raise click.ClickException(f"the FIX gateway did not start: {error}") from error
         try:
             click.echo(f"rfq: FIX gateway {gateway_id} on {host}:{server.port} (CompID {comp_id})")
+            if server.metrics_url is not None:
+                click.echo(f"rfq: metrics on {server.metrics_url}/metrics")
             click.echo(f"rfq: cluster {config.ingress_endpoints}; directory {data_dir}; Ctrl-C to stop")
             while not stop.wait(0.5):
                 pass

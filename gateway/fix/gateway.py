@@ -218,6 +218,7 @@ class FixGateway:
         self._fix_users.add(user_id)
         others = bool(self._user_sessions.get(user_id))
         self._sessions[session] = user_id
+        self._count_sessions()
         self._user_sessions.setdefault(user_id, []).append(session)
         assert self.renderer is not None
         if others:
@@ -239,12 +240,17 @@ class FixGateway:
         user_id = self._sessions.pop(session, None)
         if user_id is None:
             return
+        self._count_sessions()
         log.info("FIX %s: logged out (user %d)", session, user_id)
         sessions = self._user_sessions.get(user_id, [])
         if session in sessions:
             sessions.remove(session)
         if not sessions:
             self._user_sessions.pop(user_id, None)
+
+    def _count_sessions(self) -> None:
+        if self.core is not None:
+            self.core.metrics.set_fix_sessions(len(self._sessions))
 
     def _message(self, session: str, seq_num: int, raw: str) -> None:
         self.messages_in += 1

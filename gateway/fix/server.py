@@ -3,6 +3,8 @@ fix`` or beside an embedded node and the web gateway in ``rfq run``.
 
 ``serve_fix(...)`` is the one call an embedding process needs; it returns a running
 :class:`FixGatewayServer` whose ``stop()`` logs the sessions out and closes the core and its session.
+With ``metrics_port`` it also serves the gateway core's Prometheus metrics (``GET /metrics``: commands,
+refusals, round trips, routed events, FIX sessions logged on) with prometheus-client's own server.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ import socket
 import threading
 import time
 from pathlib import Path
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import start_http_server
 
 from rfq import jvm
 from rfq.gateway.cluster_client import ClientConfig
@@ -32,8 +37,14 @@ class FixGatewayServer:
     """One FIX gateway whose event loop runs in a thread of its own."""
 
     def __init__(
-        self, settings: FixSettings, transport_factory: TransportFactory, engine: Engine | None = None
+        self,
+        settings: FixSettings,
+        transport_factory: TransportFactory,
+        engine: Engine | None = None,
+        metrics_port: int | None = None,
     ) -> None:
+        """``metrics_port``: serve ``GET /metrics`` on ``settings.host`` at this port (0: any free);
+        None: no metrics endpoint."""
         if settings.port == 0:
             settings = FixSettings(**{**settings.__dict__, "port": free_port(settings.host)})
         self.settings = settings
@@ -43,6 +54,8 @@ class FixGatewayServer:
         self._stopping: asyncio.Event | None = None
         self._started = threading.Event()
         self._error: BaseException | None = None
+        self._metrics_port = metrics_port
+        self._metrics: WSGIServer | None = None
 
     @property
     def host(self) -> str:
@@ -51,6 +64,13 @@ class FixGatewayServer:
     @property
     def port(self) -> int:
         return self.settings.port
+
+    @property
+    def metrics_url(self) -> str | None:
+        """``http://host:port`` of the metrics endpoint once started, None without one."""
+        if self._metrics is None:
+            return None
+        return f"http://{self.settings.host}:{self._metrics.server_port}"
 
     def start(self, ready_timeout_s: float = 60.0, wait_ready: bool = True) -> FixGatewayServer:
         """Run in a background thread; return once listening and (``wait_ready``) once the cluster's
@@ -81,6 +101,10 @@ class FixGatewayServer:
         if self._thread is not None:
             self._thread.join(30)
             self._thread = None
+        if self._metrics is not None:
+            self._metrics.shutdown()
+            self._metrics.server_close()
+            self._metrics = None
 
     def _run(self) -> None:
         try:
@@ -98,6 +122,7 @@ class FixGatewayServer:
         self._stopping = asyncio.Event()
         try:
             await self.gateway.start()
+            self._serve_metrics()
         except BaseException:
             await self.gateway.stop()
             raise
@@ -106,6 +131,12 @@ class FixGatewayServer:
             await self._stopping.wait()
         finally:
             await self.gateway.stop()
+
+    def _serve_metrics(self) -> None:
+        if self._metrics_port is None or self.gateway.core is None:
+            return
+        registry = self.gateway.core.metrics.registry
+        self._metrics, _ = start_http_server(self._metrics_port, self.settings.host, registry)
 
     def __enter__(self) -> FixGatewayServer:
         return self
@@ -123,9 +154,11 @@ def serve_fix(
     port: int = DEFAULT_PORT,
     comp_id: str = "RFQGW",
     wait_ready: bool = True,
+    metrics_port: int | None = None,
 ) -> FixGatewayServer:
     """Start the FIX gateway in a background thread against the cluster ``client_config`` reaches, and
-    return it listening; call ``stop()`` when done (before closing an embedded node)."""
+    return it listening; call ``stop()`` when done (before closing an embedded node). ``metrics_port``:
+    see :class:`FixGatewayServer`."""
     settings = FixSettings(data_dir=data_dir, gateway_id=gateway_id, host=host, port=port, comp_id=comp_id)
-    server = FixGatewayServer(settings, command_client_factory(client_config))
+    server = FixGatewayServer(settings, command_client_factory(client_config), metrics_port=metrics_port)
     return server.start(wait_ready=wait_ready)

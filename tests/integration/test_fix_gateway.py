@@ -36,6 +36,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from rfq.cluster.node import EmbeddedNode, NodeConfig
 from rfq.cluster.service import RfqService
@@ -122,7 +123,9 @@ def platform(jvm: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pl
         )
         web.start(ready_timeout_s=60)
         fix = FixGatewayServer(
-            FixSettings(data_dir=data_dir, gateway_id=3, port=0), command_client_factory(config)
+            FixSettings(data_dir=data_dir, gateway_id=3, port=0),
+            command_client_factory(config),
+            metrics_port=0,
         )
         try:
             fix.start(ready_timeout_s=60)
@@ -451,6 +454,39 @@ def test_rest_requester_with_fix_dealers(platform: Platform, peers: Callable[...
 
 
 # --- must show 2: the session layer ---------------------------------------------------------------
+def fix_metrics(platform: Platform) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """The FIX gateway's /metrics, parsed by prometheus-client's parser: (name, labels) → value."""
+    text = httpx.get(f"{platform.fix.metrics_url}/metrics", timeout=10).text
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def await_fix_sessions(platform: Platform, count: float) -> None:
+    deadline = time.monotonic() + 15
+    while (sessions := fix_metrics(platform)[("rfq_gateway_fix_sessions", ())]) != count:
+        assert time.monotonic() < deadline, f"{sessions} FIX sessions, not {count}"
+        time.sleep(0.05)
+
+
+def test_metrics_count_sessions_and_commands(platform: Platform, peers: Callable[..., Peer]) -> None:
+    before = fix_metrics(platform)
+    sessions = before[("rfq_gateway_fix_sessions", ())]
+    created = ("rfq_gateway_commands_total", (("command", "CreateRfq"),))
+    alice = peers("ALICE")
+    await_fix_sessions(platform, sessions + 1)
+    alice.send(request_for_quote("metrics-1", ["dealer-d"]))
+    (status,) = alice.take(1)
+    assert status.msg_type == "AI", str(status)
+    after = fix_metrics(platform)
+    assert after[created] - before.get(created, 0.0) == 1
+    assert after[("rfq_gateway_ready", ())] == 1.0
+    alice.stop()
+    await_fix_sessions(platform, sessions)
+
+
 def test_a_sequence_gap_is_recovered_by_resend(platform: Platform, peers: Callable[..., Peer]) -> None:
     carol = peers("CAROL")
     session = carol.session()
