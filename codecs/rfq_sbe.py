@@ -271,6 +271,21 @@ class AddInstrument:
         return 38
 
 
+def make_add_instrument(
+    *, correlation_id: int, user_id: int, min_quantity: int, enabled: BooleanType, cusip: str
+) -> AddInstrument:
+    """``AddInstrument(...)``, the same keywords and result, about 3x cheaper: calling a class with
+    keywords builds a dict of them, calling a function does not.
+    """
+    msg: AddInstrument = _new(AddInstrument)
+    msg.correlation_id = correlation_id
+    msg.user_id = user_id
+    msg.min_quantity = min_quantity
+    msg.enabled = enabled
+    msg.cusip = cusip
+    return msg
+
+
 def _decode_add_instrument(
     buf: Buffer, offset: int, limit: int, block_length: int = 30, version: int = 1
 ) -> tuple[AddInstrument, int]:
@@ -460,6 +475,20 @@ class EnableInstrument:
         return 25
 
 
+def make_enable_instrument(
+    *, correlation_id: int, user_id: int, instrument_id: int, enabled: BooleanType
+) -> EnableInstrument:
+    """``EnableInstrument(...)``, the same keywords and result, about 3x cheaper: calling a class with
+    keywords builds a dict of them, calling a function does not.
+    """
+    msg: EnableInstrument = _new(EnableInstrument)
+    msg.correlation_id = correlation_id
+    msg.user_id = user_id
+    msg.instrument_id = instrument_id
+    msg.enabled = enabled
+    return msg
+
+
 def _decode_enable_instrument(
     buf: Buffer, offset: int, limit: int, block_length: int = 17, version: int = 1
 ) -> tuple[EnableInstrument, int]:
@@ -556,6 +585,15 @@ class CreateRfqDealers:
 
     def __repr__(self) -> str:
         return f"CreateRfqDealers(dealer_user_id={self.dealer_user_id!r})"
+
+
+def make_create_rfq_dealers(*, dealer_user_id: int) -> CreateRfqDealers:
+    """``CreateRfqDealers(...)``, the same keywords and result, about 3x cheaper: calling a class with
+    keywords builds a dict of them, calling a function does not.
+    """
+    msg: CreateRfqDealers = _new(CreateRfqDealers)
+    msg.dealer_user_id = dealer_user_id
+    return msg
 
 
 def _length_create_rfq_dealers(entries: Sequence[CreateRfqDealers]) -> int:
@@ -792,6 +830,32 @@ class CreateRfq:
         return pos - offset
 
 
+def make_create_rfq(
+    *,
+    correlation_id: int,
+    user_id: int,
+    instrument_id: int,
+    side: Side,
+    quantity: int,
+    expire_time_ms: int,
+    cl_ord_id: str,
+    dealers: Sequence[CreateRfqDealers] = (),
+) -> CreateRfq:
+    """``CreateRfq(...)``, the same keywords and result, about 3x cheaper: calling a class with keywords
+    builds a dict of them, calling a function does not.
+    """
+    msg: CreateRfq = _new(CreateRfq)
+    msg.correlation_id = correlation_id
+    msg.user_id = user_id
+    msg.instrument_id = instrument_id
+    msg.side = side
+    msg.quantity = quantity
+    msg.expire_time_ms = expire_time_ms
+    msg.cl_ord_id = cl_ord_id
+    msg.dealers = list(dealers)
+    return msg
+
+
 def _decode_create_rfq(
     buf: Buffer, offset: int, limit: int, block_length: int = 53, version: int = 1
 ) -> tuple[CreateRfq, int]:
@@ -981,6 +1045,21 @@ class SubmitQuote:
         return 44
 
 
+def make_submit_quote(
+    *, correlation_id: int, user_id: int, rfq_id: int, price: int, valid_until_ms: int | None = None
+) -> SubmitQuote:
+    """``SubmitQuote(...)``, the same keywords and result, about 3x cheaper: calling a class with keywords
+    builds a dict of them, calling a function does not.
+    """
+    msg: SubmitQuote = _new(SubmitQuote)
+    msg.correlation_id = correlation_id
+    msg.user_id = user_id
+    msg.rfq_id = rfq_id
+    msg.price = price
+    msg.valid_until_ms = valid_until_ms
+    return msg
+
+
 def _decode_submit_quote(
     buf: Buffer, offset: int, limit: int, block_length: int = 36, version: int = 1
 ) -> tuple[SubmitQuote, int]:
@@ -1150,6 +1229,17 @@ class WithdrawQuote:
         return 28
 
 
+def make_withdraw_quote(*, correlation_id: int, user_id: int, rfq_id: int) -> WithdrawQuote:
+    """``WithdrawQuote(...)``, the same keywords and result, about 3x cheaper: calling a class with
+    keywords builds a dict of them, calling a function does not.
+    """
+    msg: WithdrawQuote = _new(WithdrawQuote)
+    msg.correlation_id = correlation_id
+    msg.user_id = user_id
+    msg.rfq_id = rfq_id
+    return msg
+
+
 def _decode_withdraw_quote(
     buf: Buffer, offset: int, limit: int, block_length: int = 20, version: int = 1
 ) -> tuple[WithdrawQuote, int]:
@@ -1293,6 +1383,17 @@ class PassRfq:
         except _rt.FOREIGN_ERRORS as exc:
             raise _rt.explain_encode(self, buf, offset, exc) from None
         return 28
+
+
+def make_pass_rfq(*, correlation_id: int, user_id: int, rfq_id: int) -> PassRfq:
+    """``PassRfq(...)``, the same keywords and result, about 3x cheaper: calling a class with keywords
+    builds a dict of them, calling a function does not.
+    """
+    msg: PassRfq = _new(PassRfq)
+    msg.correlation_id = correlation_id
+    msg.user_id = user_id
+    msg.rfq_id = rfq_id
+    return msg
 
 
 def _decode_pass_rfq(
@@ -1468,6 +1569,21 @@ class CounterQuote:
         except _rt.FOREIGN_ERRORS as exc:
             raise _rt.explain_encode(self, buf, offset, exc) from None
         return 44
+
+
+def make_counter_quote(
+    *, correlation_id: int, user_id: int, rfq_id: int, quote_id: int, price: int
+) -> CounterQuote:
+    """``CounterQuote(...)``, the same keywords and result, about 3x cheaper: calling a class with keywords
+    builds a dict of them, calling a function does not.
+    """
+    msg: CounterQuote = _new(CounterQuote)
+    msg.correlation_id = correlation_id
+    msg.user_id = user_id
+    msg.rfq_id = rfq_id
+    msg.quote_id = quote_id
+    msg.price = price
+    return msg
 
 
 def _decode_counter_quote(
@@ -1646,6 +1762,18 @@ class AcceptQuote:
         return 36
 
 
+def make_accept_quote(*, correlation_id: int, user_id: int, rfq_id: int, quote_id: int) -> AcceptQuote:
+    """``AcceptQuote(...)``, the same keywords and result, about 3x cheaper: calling a class with keywords
+    builds a dict of them, calling a function does not.
+    """
+    msg: AcceptQuote = _new(AcceptQuote)
+    msg.correlation_id = correlation_id
+    msg.user_id = user_id
+    msg.rfq_id = rfq_id
+    msg.quote_id = quote_id
+    return msg
+
+
 def _decode_accept_quote(
     buf: Buffer, offset: int, limit: int, block_length: int = 28, version: int = 1
 ) -> tuple[AcceptQuote, int]:
@@ -1812,6 +1940,18 @@ class AcceptCounter:
         return 36
 
 
+def make_accept_counter(*, correlation_id: int, user_id: int, rfq_id: int, counter_id: int) -> AcceptCounter:
+    """``AcceptCounter(...)``, the same keywords and result, about 3x cheaper: calling a class with
+    keywords builds a dict of them, calling a function does not.
+    """
+    msg: AcceptCounter = _new(AcceptCounter)
+    msg.correlation_id = correlation_id
+    msg.user_id = user_id
+    msg.rfq_id = rfq_id
+    msg.counter_id = counter_id
+    return msg
+
+
 def _decode_accept_counter(
     buf: Buffer, offset: int, limit: int, block_length: int = 28, version: int = 1
 ) -> tuple[AcceptCounter, int]:
@@ -1963,6 +2103,17 @@ class CancelRfq:
         return 28
 
 
+def make_cancel_rfq(*, correlation_id: int, user_id: int, rfq_id: int) -> CancelRfq:
+    """``CancelRfq(...)``, the same keywords and result, about 3x cheaper: calling a class with keywords
+    builds a dict of them, calling a function does not.
+    """
+    msg: CancelRfq = _new(CancelRfq)
+    msg.correlation_id = correlation_id
+    msg.user_id = user_id
+    msg.rfq_id = rfq_id
+    return msg
+
+
 def _decode_cancel_rfq(
     buf: Buffer, offset: int, limit: int, block_length: int = 20, version: int = 1
 ) -> tuple[CancelRfq, int]:
@@ -2090,6 +2241,16 @@ class QueryState:
         except _rt.FOREIGN_ERRORS as exc:
             raise _rt.explain_encode(self, buf, offset, exc) from None
         return 20
+
+
+def make_query_state(*, correlation_id: int, user_id: int) -> QueryState:
+    """``QueryState(...)``, the same keywords and result, about 3x cheaper: calling a class with keywords
+    builds a dict of them, calling a function does not.
+    """
+    msg: QueryState = _new(QueryState)
+    msg.correlation_id = correlation_id
+    msg.user_id = user_id
+    return msg
 
 
 def _decode_query_state(
@@ -2271,6 +2432,26 @@ class CommandRejected:
         except _rt.FOREIGN_ERRORS as exc:
             raise _rt.explain_encode(self, buf, offset, exc) from None
         return 32
+
+
+def make_command_rejected(
+    *,
+    correlation_id: int,
+    user_id: int | None = None,
+    template_id: int,
+    reason: RejectReason,
+    timestamp_ms: int,
+) -> CommandRejected:
+    """``CommandRejected(...)``, the same keywords and result, about 3x cheaper: calling a class with
+    keywords builds a dict of them, calling a function does not.
+    """
+    msg: CommandRejected = _new(CommandRejected)
+    msg.correlation_id = correlation_id
+    msg.user_id = user_id
+    msg.template_id = template_id
+    msg.reason = reason
+    msg.timestamp_ms = timestamp_ms
+    return msg
 
 
 def _decode_command_rejected(
@@ -2508,6 +2689,28 @@ class InstrumentAdded:
         return 46
 
 
+def make_instrument_added(
+    *,
+    correlation_id: int,
+    instrument_id: int,
+    min_quantity: int,
+    enabled: BooleanType,
+    timestamp_ms: int,
+    cusip: str,
+) -> InstrumentAdded:
+    """``InstrumentAdded(...)``, the same keywords and result, about 3x cheaper: calling a class with
+    keywords builds a dict of them, calling a function does not.
+    """
+    msg: InstrumentAdded = _new(InstrumentAdded)
+    msg.correlation_id = correlation_id
+    msg.instrument_id = instrument_id
+    msg.min_quantity = min_quantity
+    msg.enabled = enabled
+    msg.timestamp_ms = timestamp_ms
+    msg.cusip = cusip
+    return msg
+
+
 def _decode_instrument_added(
     buf: Buffer, offset: int, limit: int, block_length: int = 38, version: int = 1
 ) -> tuple[InstrumentAdded, int]:
@@ -2713,6 +2916,20 @@ class InstrumentEnabled:
         return 29
 
 
+def make_instrument_enabled(
+    *, correlation_id: int, instrument_id: int, enabled: BooleanType, timestamp_ms: int
+) -> InstrumentEnabled:
+    """``InstrumentEnabled(...)``, the same keywords and result, about 3x cheaper: calling a class with
+    keywords builds a dict of them, calling a function does not.
+    """
+    msg: InstrumentEnabled = _new(InstrumentEnabled)
+    msg.correlation_id = correlation_id
+    msg.instrument_id = instrument_id
+    msg.enabled = enabled
+    msg.timestamp_ms = timestamp_ms
+    return msg
+
+
 def _decode_instrument_enabled(
     buf: Buffer, offset: int, limit: int, block_length: int = 21, version: int = 1
 ) -> tuple[InstrumentEnabled, int]:
@@ -2815,6 +3032,15 @@ class RfqCreatedDealers:
 
     def __repr__(self) -> str:
         return f"RfqCreatedDealers(dealer_user_id={self.dealer_user_id!r})"
+
+
+def make_rfq_created_dealers(*, dealer_user_id: int) -> RfqCreatedDealers:
+    """``RfqCreatedDealers(...)``, the same keywords and result, about 3x cheaper: calling a class with
+    keywords builds a dict of them, calling a function does not.
+    """
+    msg: RfqCreatedDealers = _new(RfqCreatedDealers)
+    msg.dealer_user_id = dealer_user_id
+    return msg
 
 
 def _length_rfq_created_dealers(entries: Sequence[RfqCreatedDealers]) -> int:
@@ -3081,6 +3307,36 @@ class RfqCreated:
         except _rt.FOREIGN_ERRORS as exc:
             raise _rt.explain_encode(self, buf, offset, exc) from None
         return pos - offset
+
+
+def make_rfq_created(
+    *,
+    correlation_id: int,
+    rfq_id: int,
+    requester_user_id: int,
+    instrument_id: int,
+    side: Side,
+    quantity: int,
+    expire_time_ms: int,
+    timestamp_ms: int,
+    cl_ord_id: str,
+    dealers: Sequence[RfqCreatedDealers] = (),
+) -> RfqCreated:
+    """``RfqCreated(...)``, the same keywords and result, about 3x cheaper: calling a class with keywords
+    builds a dict of them, calling a function does not.
+    """
+    msg: RfqCreated = _new(RfqCreated)
+    msg.correlation_id = correlation_id
+    msg.rfq_id = rfq_id
+    msg.requester_user_id = requester_user_id
+    msg.instrument_id = instrument_id
+    msg.side = side
+    msg.quantity = quantity
+    msg.expire_time_ms = expire_time_ms
+    msg.timestamp_ms = timestamp_ms
+    msg.cl_ord_id = cl_ord_id
+    msg.dealers = list(dealers)
+    return msg
 
 
 def _decode_rfq_created(
@@ -3364,6 +3620,34 @@ class RfqInvited:
         except _rt.FOREIGN_ERRORS as exc:
             raise _rt.explain_encode(self, buf, offset, exc) from None
         return 54
+
+
+def make_rfq_invited(
+    *,
+    rfq_id: int,
+    dealer_user_id: int,
+    requester_user_id: int,
+    instrument_id: int,
+    side: Side,
+    quantity: int,
+    expire_time_ms: int,
+    dealer_count: int,
+    timestamp_ms: int,
+) -> RfqInvited:
+    """``RfqInvited(...)``, the same keywords and result, about 3x cheaper: calling a class with keywords
+    builds a dict of them, calling a function does not.
+    """
+    msg: RfqInvited = _new(RfqInvited)
+    msg.rfq_id = rfq_id
+    msg.dealer_user_id = dealer_user_id
+    msg.requester_user_id = requester_user_id
+    msg.instrument_id = instrument_id
+    msg.side = side
+    msg.quantity = quantity
+    msg.expire_time_ms = expire_time_ms
+    msg.dealer_count = dealer_count
+    msg.timestamp_ms = timestamp_ms
+    return msg
 
 
 def _decode_rfq_invited(
@@ -3707,6 +3991,34 @@ class QuoteSubmitted:
         return 72
 
 
+def make_quote_submitted(
+    *,
+    recipient_user_id: int,
+    correlation_id: int | None = None,
+    rfq_id: int,
+    quote_id: int,
+    dealer_user_id: int,
+    price: int,
+    valid_until_ms: int,
+    replaced_quote_id: int | None = None,
+    timestamp_ms: int,
+) -> QuoteSubmitted:
+    """``QuoteSubmitted(...)``, the same keywords and result, about 3x cheaper: calling a class with
+    keywords builds a dict of them, calling a function does not.
+    """
+    msg: QuoteSubmitted = _new(QuoteSubmitted)
+    msg.recipient_user_id = recipient_user_id
+    msg.correlation_id = correlation_id
+    msg.rfq_id = rfq_id
+    msg.quote_id = quote_id
+    msg.dealer_user_id = dealer_user_id
+    msg.price = price
+    msg.valid_until_ms = valid_until_ms
+    msg.replaced_quote_id = replaced_quote_id
+    msg.timestamp_ms = timestamp_ms
+    return msg
+
+
 def _decode_quote_submitted(
     buf: Buffer, offset: int, limit: int, block_length: int = 64, version: int = 1
 ) -> tuple[QuoteSubmitted, int]:
@@ -4006,6 +4318,28 @@ class QuoteWithdrawn:
         return 48
 
 
+def make_quote_withdrawn(
+    *,
+    recipient_user_id: int,
+    correlation_id: int | None = None,
+    rfq_id: int,
+    quote_id: int,
+    dealer_user_id: int,
+    timestamp_ms: int,
+) -> QuoteWithdrawn:
+    """``QuoteWithdrawn(...)``, the same keywords and result, about 3x cheaper: calling a class with
+    keywords builds a dict of them, calling a function does not.
+    """
+    msg: QuoteWithdrawn = _new(QuoteWithdrawn)
+    msg.recipient_user_id = recipient_user_id
+    msg.correlation_id = correlation_id
+    msg.rfq_id = rfq_id
+    msg.quote_id = quote_id
+    msg.dealer_user_id = dealer_user_id
+    msg.timestamp_ms = timestamp_ms
+    return msg
+
+
 def _decode_quote_withdrawn(
     buf: Buffer, offset: int, limit: int, block_length: int = 40, version: int = 1
 ) -> tuple[QuoteWithdrawn, int]:
@@ -4230,6 +4564,26 @@ class DealerPassed:
         except _rt.FOREIGN_ERRORS as exc:
             raise _rt.explain_encode(self, buf, offset, exc) from None
         return 40
+
+
+def make_dealer_passed(
+    *,
+    recipient_user_id: int,
+    correlation_id: int | None = None,
+    rfq_id: int,
+    dealer_user_id: int,
+    timestamp_ms: int,
+) -> DealerPassed:
+    """``DealerPassed(...)``, the same keywords and result, about 3x cheaper: calling a class with keywords
+    builds a dict of them, calling a function does not.
+    """
+    msg: DealerPassed = _new(DealerPassed)
+    msg.recipient_user_id = recipient_user_id
+    msg.correlation_id = correlation_id
+    msg.rfq_id = rfq_id
+    msg.dealer_user_id = dealer_user_id
+    msg.timestamp_ms = timestamp_ms
+    return msg
 
 
 def _decode_dealer_passed(
@@ -4498,6 +4852,32 @@ class QuoteCountered:
         except _rt.FOREIGN_ERRORS as exc:
             raise _rt.explain_encode(self, buf, offset, exc) from None
         return 64
+
+
+def make_quote_countered(
+    *,
+    recipient_user_id: int,
+    correlation_id: int | None = None,
+    rfq_id: int,
+    counter_id: int,
+    quote_id: int,
+    dealer_user_id: int,
+    price: int,
+    timestamp_ms: int,
+) -> QuoteCountered:
+    """``QuoteCountered(...)``, the same keywords and result, about 3x cheaper: calling a class with
+    keywords builds a dict of them, calling a function does not.
+    """
+    msg: QuoteCountered = _new(QuoteCountered)
+    msg.recipient_user_id = recipient_user_id
+    msg.correlation_id = correlation_id
+    msg.rfq_id = rfq_id
+    msg.counter_id = counter_id
+    msg.quote_id = quote_id
+    msg.dealer_user_id = dealer_user_id
+    msg.price = price
+    msg.timestamp_ms = timestamp_ms
+    return msg
 
 
 def _decode_quote_countered(
@@ -4905,6 +5285,46 @@ class RfqTraded:
         return 97
 
 
+def make_rfq_traded(
+    *,
+    recipient_user_id: int,
+    correlation_id: int | None = None,
+    rfq_id: int,
+    trade_id: int,
+    kind: TradeKind,
+    quote_id: int,
+    requester_user_id: int,
+    dealer_user_id: int,
+    buyer_user_id: int,
+    seller_user_id: int,
+    instrument_id: int,
+    price: int,
+    quantity: int,
+    cover_price: int | None = None,
+    timestamp_ms: int,
+) -> RfqTraded:
+    """``RfqTraded(...)``, the same keywords and result, about 3x cheaper: calling a class with keywords
+    builds a dict of them, calling a function does not.
+    """
+    msg: RfqTraded = _new(RfqTraded)
+    msg.recipient_user_id = recipient_user_id
+    msg.correlation_id = correlation_id
+    msg.rfq_id = rfq_id
+    msg.trade_id = trade_id
+    msg.kind = kind
+    msg.quote_id = quote_id
+    msg.requester_user_id = requester_user_id
+    msg.dealer_user_id = dealer_user_id
+    msg.buyer_user_id = buyer_user_id
+    msg.seller_user_id = seller_user_id
+    msg.instrument_id = instrument_id
+    msg.price = price
+    msg.quantity = quantity
+    msg.cover_price = cover_price
+    msg.timestamp_ms = timestamp_ms
+    return msg
+
+
 def _decode_rfq_traded(
     buf: Buffer, offset: int, limit: int, block_length: int = 89, version: int = 1
 ) -> tuple[RfqTraded, int]:
@@ -5233,6 +5653,26 @@ class RfqEnded:
         return 37
 
 
+def make_rfq_ended(
+    *,
+    recipient_user_id: int,
+    correlation_id: int | None = None,
+    rfq_id: int,
+    reason: EndReason,
+    timestamp_ms: int,
+) -> RfqEnded:
+    """``RfqEnded(...)``, the same keywords and result, about 3x cheaper: calling a class with keywords
+    builds a dict of them, calling a function does not.
+    """
+    msg: RfqEnded = _new(RfqEnded)
+    msg.recipient_user_id = recipient_user_id
+    msg.correlation_id = correlation_id
+    msg.rfq_id = rfq_id
+    msg.reason = reason
+    msg.timestamp_ms = timestamp_ms
+    return msg
+
+
 def _decode_rfq_ended(
     buf: Buffer, offset: int, limit: int, block_length: int = 29, version: int = 1
 ) -> tuple[RfqEnded, int]:
@@ -5451,6 +5891,21 @@ class StateQueried:
         except _rt.FOREIGN_ERRORS as exc:
             raise _rt.explain_encode(self, buf, offset, exc) from None
         return 48
+
+
+def make_state_queried(
+    *, correlation_id: int, instrument_count: int, rfq_count: int, next_rfq_id: int, timestamp_ms: int
+) -> StateQueried:
+    """``StateQueried(...)``, the same keywords and result, about 3x cheaper: calling a class with keywords
+    builds a dict of them, calling a function does not.
+    """
+    msg: StateQueried = _new(StateQueried)
+    msg.correlation_id = correlation_id
+    msg.instrument_count = instrument_count
+    msg.rfq_count = rfq_count
+    msg.next_rfq_id = next_rfq_id
+    msg.timestamp_ms = timestamp_ms
+    return msg
 
 
 def _decode_state_queried(
@@ -5741,6 +6196,34 @@ class SnapshotBegin:
         return 76
 
 
+def make_snapshot_begin(
+    *,
+    next_instrument_id: int,
+    next_rfq_id: int,
+    next_quote_id: int,
+    next_trade_id: int,
+    instrument_count: int,
+    rfq_count: int,
+    ended_count: int,
+    dedupe_count: int,
+    timestamp_ms: int,
+) -> SnapshotBegin:
+    """``SnapshotBegin(...)``, the same keywords and result, about 3x cheaper: calling a class with
+    keywords builds a dict of them, calling a function does not.
+    """
+    msg: SnapshotBegin = _new(SnapshotBegin)
+    msg.next_instrument_id = next_instrument_id
+    msg.next_rfq_id = next_rfq_id
+    msg.next_quote_id = next_quote_id
+    msg.next_trade_id = next_trade_id
+    msg.instrument_count = instrument_count
+    msg.rfq_count = rfq_count
+    msg.ended_count = ended_count
+    msg.dedupe_count = dedupe_count
+    msg.timestamp_ms = timestamp_ms
+    return msg
+
+
 def _decode_snapshot_begin(
     buf: Buffer, offset: int, limit: int, block_length: int = 68, version: int = 1
 ) -> tuple[SnapshotBegin, int]:
@@ -5982,6 +6465,20 @@ class InstrumentRecord:
         return 30
 
 
+def make_instrument_record(
+    *, instrument_id: int, min_quantity: int, enabled: BooleanType, cusip: str
+) -> InstrumentRecord:
+    """``InstrumentRecord(...)``, the same keywords and result, about 3x cheaper: calling a class with
+    keywords builds a dict of them, calling a function does not.
+    """
+    msg: InstrumentRecord = _new(InstrumentRecord)
+    msg.instrument_id = instrument_id
+    msg.min_quantity = min_quantity
+    msg.enabled = enabled
+    msg.cusip = cusip
+    return msg
+
+
 def _decode_instrument_record(
     buf: Buffer, offset: int, limit: int, block_length: int = 22, version: int = 1
 ) -> tuple[InstrumentRecord, int]:
@@ -6143,6 +6640,30 @@ class RfqRecordDealers:
             f"counter_id={self.counter_id!r}, "
             f"counter_price={self.counter_price!r})"
         )
+
+
+def make_rfq_record_dealers(
+    *,
+    dealer_user_id: int,
+    state: DealerState,
+    quote_id: int | None = None,
+    price: int | None = None,
+    valid_until_ms: int | None = None,
+    counter_id: int | None = None,
+    counter_price: int | None = None,
+) -> RfqRecordDealers:
+    """``RfqRecordDealers(...)``, the same keywords and result, about 3x cheaper: calling a class with
+    keywords builds a dict of them, calling a function does not.
+    """
+    msg: RfqRecordDealers = _new(RfqRecordDealers)
+    msg.dealer_user_id = dealer_user_id
+    msg.state = state
+    msg.quote_id = quote_id
+    msg.price = price
+    msg.valid_until_ms = valid_until_ms
+    msg.counter_id = counter_id
+    msg.counter_price = counter_price
+    return msg
 
 
 def _length_rfq_record_dealers(entries: Sequence[RfqRecordDealers]) -> int:
@@ -6523,6 +7044,36 @@ class RfqRecord:
         return pos - offset
 
 
+def make_rfq_record(
+    *,
+    rfq_id: int,
+    correlation_id: int,
+    requester_user_id: int,
+    instrument_id: int,
+    side: Side,
+    quantity: int,
+    expire_time_ms: int,
+    created_time_ms: int,
+    cl_ord_id: str,
+    dealers: Sequence[RfqRecordDealers] = (),
+) -> RfqRecord:
+    """``RfqRecord(...)``, the same keywords and result, about 3x cheaper: calling a class with keywords
+    builds a dict of them, calling a function does not.
+    """
+    msg: RfqRecord = _new(RfqRecord)
+    msg.rfq_id = rfq_id
+    msg.correlation_id = correlation_id
+    msg.requester_user_id = requester_user_id
+    msg.instrument_id = instrument_id
+    msg.side = side
+    msg.quantity = quantity
+    msg.expire_time_ms = expire_time_ms
+    msg.created_time_ms = created_time_ms
+    msg.cl_ord_id = cl_ord_id
+    msg.dealers = list(dealers)
+    return msg
+
+
 def _decode_rfq_record(
     buf: Buffer, offset: int, limit: int, block_length: int = 69, version: int = 1
 ) -> tuple[RfqRecord, int]:
@@ -6683,6 +7234,16 @@ class EndedRfqRecord:
         return 17
 
 
+def make_ended_rfq_record(*, rfq_id: int, reason: EndReason) -> EndedRfqRecord:
+    """``EndedRfqRecord(...)``, the same keywords and result, about 3x cheaper: calling a class with
+    keywords builds a dict of them, calling a function does not.
+    """
+    msg: EndedRfqRecord = _new(EndedRfqRecord)
+    msg.rfq_id = rfq_id
+    msg.reason = reason
+    return msg
+
+
 def _decode_ended_rfq_record(
     buf: Buffer, offset: int, limit: int, block_length: int = 9, version: int = 1
 ) -> tuple[EndedRfqRecord, int]:
@@ -6760,6 +7321,16 @@ class DedupeRecordOutcomes:
 
     def __repr__(self) -> str:
         return f"DedupeRecordOutcomes(template_id={self.template_id!r}, frame={self.frame!r})"
+
+
+def make_dedupe_record_outcomes(*, template_id: int, frame: bytes = b"") -> DedupeRecordOutcomes:
+    """``DedupeRecordOutcomes(...)``, the same keywords and result, about 3x cheaper: calling a class with
+    keywords builds a dict of them, calling a function does not.
+    """
+    msg: DedupeRecordOutcomes = _new(DedupeRecordOutcomes)
+    msg.template_id = template_id
+    msg.frame = frame
+    return msg
 
 
 def _length_dedupe_record_outcomes(entries: Sequence[DedupeRecordOutcomes]) -> int:
@@ -6950,6 +7521,24 @@ class DedupeRecord:
         return pos - offset
 
 
+def make_dedupe_record(
+    *,
+    correlation_id: int,
+    applied_time_ms: int,
+    command_digest: int,
+    outcomes: Sequence[DedupeRecordOutcomes] = (),
+) -> DedupeRecord:
+    """``DedupeRecord(...)``, the same keywords and result, about 3x cheaper: calling a class with keywords
+    builds a dict of them, calling a function does not.
+    """
+    msg: DedupeRecord = _new(DedupeRecord)
+    msg.correlation_id = correlation_id
+    msg.applied_time_ms = applied_time_ms
+    msg.command_digest = command_digest
+    msg.outcomes = list(outcomes)
+    return msg
+
+
 def _decode_dedupe_record(
     buf: Buffer, offset: int, limit: int, block_length: int = 24, version: int = 1
 ) -> tuple[DedupeRecord, int]:
@@ -7053,6 +7642,15 @@ class SnapshotEnd:
         except _rt.FOREIGN_ERRORS as exc:
             raise _rt.explain_encode(self, buf, offset, exc) from None
         return 16
+
+
+def make_snapshot_end(*, record_count: int) -> SnapshotEnd:
+    """``SnapshotEnd(...)``, the same keywords and result, about 3x cheaper: calling a class with keywords
+    builds a dict of them, calling a function does not.
+    """
+    msg: SnapshotEnd = _new(SnapshotEnd)
+    msg.record_count = record_count
+    return msg
 
 
 def _decode_snapshot_end(

@@ -47,29 +47,34 @@ from rfq.codecs.rfq_sbe import (
     CommandRejected,
     CounterQuote,
     CreateRfq,
-    DealerPassed,
     DealerState,
     EnableInstrument,
     EndReason,
-    InstrumentAdded,
-    InstrumentEnabled,
     PassRfq,
     QueryState,
-    QuoteCountered,
-    QuoteSubmitted,
-    QuoteWithdrawn,
     RejectReason,
-    RfqCreated,
-    RfqCreatedDealers,
-    RfqEnded,
-    RfqInvited,
-    RfqTraded,
     Side,
     StateQueried,
     SubmitQuote,
     TradeKind,
     WithdrawQuote,
+    make_command_rejected,
+    make_dealer_passed,
+    make_instrument_added,
+    make_instrument_enabled,
+    make_quote_countered,
+    make_quote_submitted,
+    make_quote_withdrawn,
+    make_rfq_created,
+    make_rfq_created_dealers,
+    make_rfq_ended,
+    make_rfq_invited,
+    make_rfq_traded,
 )
+
+# Events are built with the codec's ``make_<event>`` functions rather than by calling their classes:
+# the same keywords and objects, ~0.25 µs instead of ~0.8 µs each (a class called with keywords gets
+# them as a dict), and a command produces ~3 events.
 
 INT32_MAX = 2**31 - 1
 CL_ORD_ID_LENGTH = 20
@@ -80,6 +85,7 @@ _BUY = Side.BUY
 # costs ~0.1 µs in CPython 3.11.
 _QUOTED, _WITHDRAWN, _PASSED = DealerState.QUOTED, DealerState.WITHDRAWN, DealerState.PASSED
 _BOOLEANS = (BooleanType.FALSE, BooleanType.TRUE)
+_DONE_AWAY, _TRADED = EndReason.DONE_AWAY, EndReason.TRADED
 _BROADCAST = Audience.BROADCAST
 _SENDER = Audience.SENDER
 _ENDED_REFUSAL = {EndReason.TRADED: RejectReason.ALREADY_TRADED, EndReason.EXPIRED: RejectReason.RFQ_EXPIRED}
@@ -253,7 +259,7 @@ class StateMachine:
     @staticmethod
     def _refusal(command: object, reason: RejectReason, now: int) -> CommandRejected:
         user_id = getattr(command, "user_id", None)
-        return CommandRejected(
+        return make_command_rejected(
             correlation_id=getattr(command, "correlation_id", 0),
             user_id=user_id if isinstance(user_id, int) and _valid_user(user_id) else None,
             template_id=getattr(command, "TEMPLATE_ID", 0),
@@ -274,7 +280,7 @@ class StateMachine:
             command.cusip, command.min_quantity, command.enabled == BooleanType.TRUE
         )
         return (
-            InstrumentAdded(
+            make_instrument_added(
                 correlation_id=command.correlation_id,
                 instrument_id=instrument.instrument_id,
                 min_quantity=instrument.min_quantity,
@@ -295,7 +301,7 @@ class StateMachine:
             return RejectReason.NO_CHANGE
         instrument.enabled = enabled
         events: list[Event] = [
-            InstrumentEnabled(
+            make_instrument_enabled(
                 correlation_id=command.correlation_id,
                 instrument_id=instrument.instrument_id,
                 enabled=BooleanType.TRUE if enabled else BooleanType.FALSE,
@@ -319,7 +325,7 @@ class StateMachine:
             not _valid_user(requester)
             or command.side not in _SIDES
             or not _valid_cl_ord_id(command.cl_ord_id)
-            or not all(_valid_user(dealer_id) for dealer_id in dealer_ids)
+            or not all(map(_valid_user, dealer_ids))
         ):
             return RejectReason.INVALID_FIELD
         quantity = command.quantity
@@ -328,7 +334,8 @@ class StateMachine:
         expire_time_ms = command.expire_time_ms
         if expire_time_ms <= now:
             return RejectReason.EXPIRY_NOT_IN_FUTURE
-        instrument = self._instruments.get(command.instrument_id)
+        instrument_id = command.instrument_id
+        instrument = self._instruments.get(instrument_id)
         if instrument is None:
             return RejectReason.UNKNOWN_INSTRUMENT
         if not instrument.enabled:
@@ -347,77 +354,89 @@ class StateMachine:
             return RejectReason.REQUESTER_AS_DEALER
         rfqs = self._rfqs
         rfq_id = rfqs.next_id()
+        side, cl_ord_id = command.side, command.cl_ord_id
         rfqs.put(
             Rfq(
                 rfq_id=rfq_id,
                 correlation_id=command.correlation_id,
                 requester_user_id=requester,
-                instrument_id=command.instrument_id,
-                side=command.side,
+                instrument_id=instrument_id,
+                side=side,
                 quantity=quantity,
                 expire_time_ms=expire_time_ms,
                 created_time_ms=now,
-                cl_ord_id=command.cl_ord_id,
+                cl_ord_id=cl_ord_id,
                 dealers=dealers,
             )
         )
         self._timers.schedule(rfq_id, expire_time_ms)
         events: list[Event] = [
-            RfqCreated(
+            make_rfq_created(
                 correlation_id=command.correlation_id,
                 rfq_id=rfq_id,
                 requester_user_id=requester,
-                instrument_id=command.instrument_id,
-                side=command.side,
+                instrument_id=instrument_id,
+                side=side,
                 quantity=quantity,
                 expire_time_ms=expire_time_ms,
                 timestamp_ms=now,
-                cl_ord_id=command.cl_ord_id,
-                dealers=[RfqCreatedDealers(dealer_user_id=dealer_id) for dealer_id in dealer_ids],
+                cl_ord_id=cl_ord_id,
+                dealers=[make_rfq_created_dealers(dealer_user_id=dealer_id) for dealer_id in dealer_ids],
             )
         ]
-        events.extend(
-            RfqInvited(
-                rfq_id=rfq_id,
-                dealer_user_id=dealer_id,
-                requester_user_id=requester,
-                instrument_id=command.instrument_id,
-                side=command.side,
-                quantity=quantity,
-                expire_time_ms=expire_time_ms,
-                dealer_count=dealer_count,
-                timestamp_ms=now,
+        for dealer_id in dealer_ids:
+            events.append(
+                make_rfq_invited(
+                    rfq_id=rfq_id,
+                    dealer_user_id=dealer_id,
+                    requester_user_id=requester,
+                    instrument_id=instrument_id,
+                    side=side,
+                    quantity=quantity,
+                    expire_time_ms=expire_time_ms,
+                    dealer_count=dealer_count,
+                    timestamp_ms=now,
+                )
             )
-            for dealer_id in dealer_ids
-        )
         return tuple(events)
 
     def _counter(self, command: CounterQuote, now: int) -> _Result:
-        if not _valid_user(command.user_id):
+        requester = command.user_id
+        if not _valid_user(requester):
             return RejectReason.INVALID_FIELD
-        if command.price <= 0:
+        price = command.price
+        if price <= 0:
             return RejectReason.INVALID_PRICE
-        found = self._hittable_quote(command.user_id, command.rfq_id, command.quote_id, now)
+        quote_id = command.quote_id
+        found = self._hittable_quote(requester, command.rfq_id, quote_id, now)
         if isinstance(found, RejectReason):
             return found
         rfq, dealer = found
         counter_id = self._rfqs.next_quote()
-        dealer.counter_id, dealer.counter_price = counter_id, command.price
-        requester = rfq.requester_user_id
-
-        def copy(recipient: int, correlation_id: int | None) -> QuoteCountered:
-            return QuoteCountered(
-                recipient_user_id=recipient,
-                correlation_id=correlation_id,
-                rfq_id=rfq.rfq_id,
+        dealer.counter_id, dealer.counter_price = counter_id, price
+        rfq_id, dealer_id = rfq.rfq_id, dealer.user_id
+        return (
+            make_quote_countered(
+                recipient_user_id=requester,
+                correlation_id=command.correlation_id,
+                rfq_id=rfq_id,
                 counter_id=counter_id,
-                quote_id=command.quote_id,
-                dealer_user_id=dealer.user_id,
-                price=command.price,
+                quote_id=quote_id,
+                dealer_user_id=dealer_id,
+                price=price,
                 timestamp_ms=now,
-            )
-
-        return copy(requester, command.correlation_id), copy(dealer.user_id, None)
+            ),
+            make_quote_countered(
+                recipient_user_id=dealer_id,
+                correlation_id=None,
+                rfq_id=rfq_id,
+                counter_id=counter_id,
+                quote_id=quote_id,
+                dealer_user_id=dealer_id,
+                price=price,
+                timestamp_ms=now,
+            ),
+        )
 
     def _accept_quote(self, command: AcceptQuote, now: int) -> _Result:
         if not _valid_user(command.user_id):
@@ -426,7 +445,7 @@ class StateMachine:
         if isinstance(found, RejectReason):
             return found
         rfq, dealer = found
-        price = cast(int, dealer.price)
+        price: int = dealer.price  # type: ignore[assignment]  # a live quote has its price
         return self._trade(rfq, dealer, TradeKind.QUOTE_HIT, command.quote_id, price, command, now)
 
     def _cancel(self, command: CancelRfq, now: int) -> _Result:
@@ -441,11 +460,13 @@ class StateMachine:
     # ------------------------------------------------------------------ the dealers
 
     def _quote(self, command: SubmitQuote, now: int) -> _Result:
-        if not _valid_user(command.user_id):
+        dealer_id = command.user_id
+        if not _valid_user(dealer_id):
             return RejectReason.INVALID_FIELD
-        if command.price <= 0:
+        price = command.price
+        if price <= 0:
             return RejectReason.INVALID_PRICE
-        found = self._dealers_rfq(command.user_id, command.rfq_id, now)
+        found = self._dealers_rfq(dealer_id, command.rfq_id, now)
         if isinstance(found, RejectReason):
             return found
         rfq, dealer = found
@@ -454,67 +475,92 @@ class StateMachine:
             return RejectReason.INVALID_VALIDITY
         replaced = dealer.quote_id if dealer.state is _QUOTED else None
         quote_id = self._rfqs.next_quote()
-        dealer.quote(quote_id, command.price, valid_until_ms)
-        validity = rfq.validity_of(dealer)
-
-        def copy(recipient: int, correlation_id: int | None) -> QuoteSubmitted:
-            return QuoteSubmitted(
-                recipient_user_id=recipient,
-                correlation_id=correlation_id,
-                rfq_id=rfq.rfq_id,
+        dealer.quote(quote_id, price, valid_until_ms)
+        validity = rfq.expire_time_ms if valid_until_ms is None else valid_until_ms
+        rfq_id = rfq.rfq_id
+        return (
+            make_quote_submitted(
+                recipient_user_id=dealer_id,
+                correlation_id=command.correlation_id,
+                rfq_id=rfq_id,
                 quote_id=quote_id,
-                dealer_user_id=dealer.user_id,
-                price=command.price,
+                dealer_user_id=dealer_id,
+                price=price,
                 valid_until_ms=validity,
                 replaced_quote_id=replaced,
                 timestamp_ms=now,
-            )
-
-        return copy(dealer.user_id, command.correlation_id), copy(rfq.requester_user_id, None)
+            ),
+            make_quote_submitted(
+                recipient_user_id=rfq.requester_user_id,
+                correlation_id=None,
+                rfq_id=rfq_id,
+                quote_id=quote_id,
+                dealer_user_id=dealer_id,
+                price=price,
+                valid_until_ms=validity,
+                replaced_quote_id=replaced,
+                timestamp_ms=now,
+            ),
+        )
 
     def _withdraw(self, command: WithdrawQuote, now: int) -> _Result:
-        if not _valid_user(command.user_id):
+        dealer_id = command.user_id
+        if not _valid_user(dealer_id):
             return RejectReason.INVALID_FIELD
-        found = self._dealers_rfq(command.user_id, command.rfq_id, now)
+        found = self._dealers_rfq(dealer_id, command.rfq_id, now)
         if isinstance(found, RejectReason):
             return found
         rfq, dealer = found
         if not rfq.live_quote(dealer, now):
             return RejectReason.QUOTE_NOT_LIVE
-        quote_id = cast(int, dealer.quote_id)
+        quote_id: int = dealer.quote_id  # type: ignore[assignment]  # a live quote has its id
         dealer.drop_quote(_WITHDRAWN)
-
-        def copy(recipient: int, correlation_id: int | None) -> QuoteWithdrawn:
-            return QuoteWithdrawn(
-                recipient_user_id=recipient,
-                correlation_id=correlation_id,
-                rfq_id=rfq.rfq_id,
+        rfq_id = rfq.rfq_id
+        return (
+            make_quote_withdrawn(
+                recipient_user_id=dealer_id,
+                correlation_id=command.correlation_id,
+                rfq_id=rfq_id,
                 quote_id=quote_id,
-                dealer_user_id=dealer.user_id,
+                dealer_user_id=dealer_id,
                 timestamp_ms=now,
-            )
-
-        return copy(dealer.user_id, command.correlation_id), copy(rfq.requester_user_id, None)
+            ),
+            make_quote_withdrawn(
+                recipient_user_id=rfq.requester_user_id,
+                correlation_id=None,
+                rfq_id=rfq_id,
+                quote_id=quote_id,
+                dealer_user_id=dealer_id,
+                timestamp_ms=now,
+            ),
+        )
 
     def _pass(self, command: PassRfq, now: int) -> _Result:
-        if not _valid_user(command.user_id):
+        dealer_id = command.user_id
+        if not _valid_user(dealer_id):
             return RejectReason.INVALID_FIELD
-        found = self._dealers_rfq(command.user_id, command.rfq_id, now)
+        found = self._dealers_rfq(dealer_id, command.rfq_id, now)
         if isinstance(found, RejectReason):
             return found
         rfq, dealer = found
         dealer.drop_quote(_PASSED)
-
-        def copy(recipient: int, correlation_id: int | None) -> DealerPassed:
-            return DealerPassed(
-                recipient_user_id=recipient,
-                correlation_id=correlation_id,
-                rfq_id=rfq.rfq_id,
-                dealer_user_id=dealer.user_id,
+        rfq_id = rfq.rfq_id
+        return (
+            make_dealer_passed(
+                recipient_user_id=dealer_id,
+                correlation_id=command.correlation_id,
+                rfq_id=rfq_id,
+                dealer_user_id=dealer_id,
                 timestamp_ms=now,
-            )
-
-        return copy(dealer.user_id, command.correlation_id), copy(rfq.requester_user_id, None)
+            ),
+            make_dealer_passed(
+                recipient_user_id=rfq.requester_user_id,
+                correlation_id=None,
+                rfq_id=rfq_id,
+                dealer_user_id=dealer_id,
+                timestamp_ms=now,
+            ),
+        )
 
     def _accept_counter(self, command: AcceptCounter, now: int) -> _Result:
         if not _valid_user(command.user_id):
@@ -528,7 +574,7 @@ class StateMachine:
             return RejectReason.UNKNOWN_QUOTE
         if dealer.counter_id != counter_id:
             return RejectReason.COUNTER_NOT_LIVE
-        price = cast(int, dealer.counter_price)
+        price: int = dealer.counter_price  # type: ignore[assignment]  # a live counter has its price
         return self._trade(rfq, dealer, TradeKind.COUNTER_ACCEPTED, counter_id, price, command, now)
 
     # ------------------------------------------------------------------ shared rules
@@ -593,59 +639,69 @@ class StateMachine:
         """The one trade of ``rfq``: both parties' copies, then every other dealer hears how it ended."""
         cover = rfq.best_live_price(now, excluding=winner.user_id)
         trade_id = self._rfqs.next_trade()
-        requester = rfq.requester_user_id
-        buyer, seller = (requester, winner.user_id) if rfq.side is _BUY else (winner.user_id, requester)
-        actor = command.user_id
+        rfq_id, requester, dealer_id = rfq.rfq_id, rfq.requester_user_id, winner.user_id
+        buyer, seller = (requester, dealer_id) if rfq.side is _BUY else (dealer_id, requester)
+        actor, correlation_id = command.user_id, command.correlation_id
         self._end(rfq, EndReason.TRADED)
-
-        def copy(recipient: int) -> RfqTraded:
-            return RfqTraded(
-                recipient_user_id=recipient,
-                correlation_id=command.correlation_id if recipient == actor else None,
-                rfq_id=rfq.rfq_id,
-                trade_id=trade_id,
-                kind=kind,
-                quote_id=quote_id,
-                requester_user_id=requester,
-                dealer_user_id=winner.user_id,
-                buyer_user_id=buyer,
-                seller_user_id=seller,
-                instrument_id=rfq.instrument_id,
-                price=price,
-                quantity=rfq.quantity,
-                cover_price=cover,
-                timestamp_ms=now,
+        events: list[Event] = []
+        for recipient in (requester, dealer_id):
+            events.append(
+                make_rfq_traded(
+                    recipient_user_id=recipient,
+                    correlation_id=correlation_id if recipient == actor else None,
+                    rfq_id=rfq_id,
+                    trade_id=trade_id,
+                    kind=kind,
+                    quote_id=quote_id,
+                    requester_user_id=requester,
+                    dealer_user_id=dealer_id,
+                    buyer_user_id=buyer,
+                    seller_user_id=seller,
+                    instrument_id=rfq.instrument_id,
+                    price=price,
+                    quantity=rfq.quantity,
+                    cover_price=cover,
+                    timestamp_ms=now,
+                )
             )
-
-        events: list[Event] = [copy(requester), copy(winner.user_id)]
-        events.extend(
-            RfqEnded(
-                recipient_user_id=dealer.user_id,
-                correlation_id=None,
-                rfq_id=rfq.rfq_id,
-                reason=EndReason.DONE_AWAY if dealer.state in QUOTING_STATES else EndReason.TRADED,
-                timestamp_ms=now,
-            )
-            for dealer in rfq.dealers.values()
-            if dealer is not winner and dealer.state is not _PASSED
-        )
+        for dealer in rfq.dealers.values():
+            if dealer is not winner and dealer.state is not _PASSED:
+                events.append(
+                    make_rfq_ended(
+                        recipient_user_id=dealer.user_id,
+                        correlation_id=None,
+                        rfq_id=rfq_id,
+                        reason=_DONE_AWAY if dealer.state in QUOTING_STATES else _TRADED,
+                        timestamp_ms=now,
+                    )
+                )
         return tuple(events)
 
     @staticmethod
     def _ended_events(rfq: Rfq, reason: EndReason, correlation_id: int | None, now: int) -> tuple[Event, ...]:
         """``RfqEnded`` to the requester (with ``correlation_id``), then to every dealer still in it."""
-        recipients = [rfq.requester_user_id]
-        recipients.extend(d.user_id for d in rfq.dealers.values() if d.state is not _PASSED)
-        return tuple(
-            RfqEnded(
-                recipient_user_id=recipient,
-                correlation_id=correlation_id if recipient == rfq.requester_user_id else None,
-                rfq_id=rfq.rfq_id,
+        rfq_id = rfq.rfq_id
+        events: list[Event] = [
+            make_rfq_ended(
+                recipient_user_id=rfq.requester_user_id,
+                correlation_id=correlation_id,
+                rfq_id=rfq_id,
                 reason=reason,
                 timestamp_ms=now,
             )
-            for recipient in recipients
-        )
+        ]
+        for dealer in rfq.dealers.values():
+            if dealer.state is not _PASSED:
+                events.append(
+                    make_rfq_ended(
+                        recipient_user_id=dealer.user_id,
+                        correlation_id=None,
+                        rfq_id=rfq_id,
+                        reason=reason,
+                        timestamp_ms=now,
+                    )
+                )
+        return tuple(events)
 
     def _end(self, rfq: Rfq, reason: EndReason) -> None:
         """End an RFQ by a command: out of the book (remembering why), its timer withdrawn."""
