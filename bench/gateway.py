@@ -1378,15 +1378,17 @@ def _install_trace(out: Path) -> None:
     records: list[tuple[Any, ...]] = []
     record = records.append
     clock = time.perf_counter
-    begin, submit = IdempotencyStore.begin, GatewayCore.submit
+    start, submit = IdempotencyStore.start, GatewayCore.submit
     deliver, resolve = GatewayCore._deliver, GatewayCore._resolve
     create_app, run = getattr(server_module, "create_app"), server_module.WebGatewayServer.run  # noqa: B009
 
-    def traced_begin(
+    def traced_start(
         self: Any, user_id: int, key: str, digest: str, correlation_id: int, frame: bytes
-    ) -> None:
-        record(("key", key, correlation_id))
-        begin(self, user_id, key, digest, correlation_id, frame)
+    ) -> Any:
+        found = start(self, user_id, key, digest, correlation_id, frame)
+        if found is None:  # a new key: it stands for this correlation id
+            record(("key", key, correlation_id))
+        return found
 
     def traced_submit(self: Any, correlation_id: int, frame: bytes) -> Any:
         record(("submit", correlation_id, clock()))
@@ -1431,7 +1433,7 @@ def _install_trace(out: Path) -> None:
         finally:
             out.write_text(json.dumps(records))
 
-    IdempotencyStore.begin = traced_begin  # type: ignore[method-assign]
+    IdempotencyStore.start = traced_start  # type: ignore[method-assign]
     GatewayCore.submit = traced_submit  # type: ignore[method-assign]
     GatewayCore._deliver = traced_deliver  # type: ignore[method-assign]
     GatewayCore._resolve = traced_resolve  # type: ignore[method-assign]

@@ -15,11 +15,19 @@ given and its encoded frame, then the response once the outcome is known. The fr
 cluster answers with the original outcome instead of applying it twice. Rows live in SQLite beside the
 identity directory and are purged after ``ttl_s``.
 
+What each request costs (every statement hands the GIL over, a few ms on a busy process): a new key is
+one ``INSERT`` (:meth:`IdempotencyStore.start`), written before the command is sent; the response is
+kept in memory at once and written with the others of the same turn of the event loop, in one
+transaction (:meth:`IdempotencyStore.complete`, :meth:`IdempotencyStore.flush`). A response lost to a
+crash before its write is no loss: the retry finds the command without one, resends the frame under
+its correlation id, and the cluster answers it with the original outcome.
+
 Single-threaded: the gateway's event loop only.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import sqlite3
@@ -43,6 +51,11 @@ CREATE TABLE IF NOT EXISTS idempotency (
     PRIMARY KEY (user_id, key)
 )
 """
+
+_COMPLETE = (
+    "UPDATE idempotency SET status = ?, body = ?, headers = ? WHERE user_id = ? AND key = ?"
+    " AND status IS NULL"
+)
 
 
 @dataclass(frozen=True)
@@ -77,6 +90,8 @@ class IdempotencyStore:
         self._ttl_ms = int(ttl_s * 1000)
         self._db.execute(_SCHEMA)
         self._in_flight: set[tuple[int, str]] = set()
+        self._unwritten: dict[tuple[int, str], StoredResponse] = {}
+        """Responses known but not written yet (:meth:`flush`); the first one per key wins."""
 
     def get(self, user_id: int, key: str) -> KeyRecord | None:
         row = self._db.execute(
@@ -87,10 +102,29 @@ class IdempotencyStore:
         if row is None:
             return None
         digest, correlation_id, frame, status, body, headers = row
-        response = None
+        response = self._unwritten.get((user_id, key))
         if status is not None:
             response = StoredResponse(int(status), bytes(body), json.loads(headers or "{}"))
         return KeyRecord(str(digest), int(correlation_id), bytes(frame), response)
+
+    def start(
+        self, user_id: int, key: str, digest: str, correlation_id: int, frame: bytes
+    ) -> KeyRecord | None:
+        """Make a new ``key`` stand for the command ``frame`` (id ``correlation_id``) and return None;
+        or, when the key already stands for a request, change nothing and return its record.
+
+        One statement for a new key, the usual case (a ``get`` then a ``begin`` would be two)."""
+        inserted = self._db.execute(
+            "INSERT INTO idempotency (user_id, key, fingerprint, correlation_id, frame, created_ms)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, key) DO NOTHING",
+            (user_id, key, digest, correlation_id, frame, _now_ms()),
+        ).rowcount
+        if inserted:
+            return None
+        record = self.get(user_id, key)
+        if record is None:  # the row there is past its TTL: the key is free again
+            self.begin(user_id, key, digest, correlation_id, frame)
+        return record
 
     def begin(self, user_id: int, key: str, digest: str, correlation_id: int, frame: bytes) -> None:
         """Remember that ``key`` now stands for the command ``frame`` (id ``correlation_id``)."""
@@ -100,13 +134,40 @@ class IdempotencyStore:
             (user_id, key, digest, correlation_id, frame, _now_ms()),
         )
 
+    def forget(self, user_id: int, key: str) -> None:
+        """Free ``key`` again: its command was never sent (no cluster session)."""
+        self._unwritten.pop((user_id, key), None)
+        self._db.execute("DELETE FROM idempotency WHERE user_id = ? AND key = ?", (user_id, key))
+
     def complete(self, user_id: int, key: str, response: StoredResponse) -> None:
-        """Store the response to replay for ``key`` (kept once written: the first outcome wins)."""
-        self._db.execute(
-            "UPDATE idempotency SET status = ?, body = ?, headers = ? WHERE user_id = ? AND key = ?"
-            " AND status IS NULL",
-            (response.status, response.body, json.dumps(response.headers), user_id, key),
-        )
+        """Store the response to replay for ``key`` (kept once written: the first outcome wins).
+
+        Seen by :meth:`get` at once; written by :meth:`flush`, which this schedules for the end of the
+        event loop's turn (or runs now, without a running loop)."""
+        first = not self._unwritten
+        self._unwritten.setdefault((user_id, key), response)
+        if not first:
+            return
+        try:
+            asyncio.get_running_loop().call_soon(self.flush)
+        except RuntimeError:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the responses :meth:`complete` kept, in one transaction. Idempotent. A failed write
+        loses them from memory too: harmless (the module's docstring says why)."""
+        unwritten, self._unwritten = self._unwritten, {}
+        rows = [(r.status, r.body, json.dumps(r.headers), user, key) for (user, key), r in unwritten.items()]
+        if len(rows) == 1:  # one statement is its own transaction
+            self._db.execute(_COMPLETE, rows[0])
+        elif rows:
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany(_COMPLETE, rows)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def purge(self) -> int:
         """Forget keys older than the TTL; return how many."""

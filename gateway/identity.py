@@ -224,6 +224,18 @@ class Directory:
         ).fetchone()
         return None if row is None else _user(row)
 
+    def users_by_names(self, names: Iterable[str]) -> dict[str, User]:
+        """The users of the given names that the directory knows, by name: one query for them all
+        (an RFQ names up to ten dealers, and each query is a GIL hand-off on a busy event loop)."""
+        wanted = sorted(set(names))
+        if not wanted:
+            return {}
+        marks = ",".join("?" * len(wanted))
+        rows = self._db.execute(
+            f"SELECT user_id, name, role, default_dealer FROM users WHERE name IN ({marks})", wanted
+        ).fetchall()
+        return {user.name: user for user in map(_user, rows)}
+
     def users(self, role: Role | None = None) -> list[User]:
         """Every user (of ``role``), by id."""
         query = "SELECT user_id, name, role, default_dealer FROM users"

@@ -246,6 +246,7 @@ def create_app(settings: WebSettings, transport_factory: TransportFactory) -> Fa
         finally:
             app.state.gateway.closing.set()
             await core.stop()
+            store.flush()
             directory.close()
 
     app = FastAPI(
@@ -634,9 +635,10 @@ def _router() -> APIRouter:
         if body.dealers is None:
             dealer_ids = [d.user_id for d in gateway.directory.default_dealers()]
         else:
+            known = gateway.directory.users_by_names(body.dealers)
             dealer_ids = []
             for name in body.dealers:
-                dealer = gateway.directory.user_by_name(name)
+                dealer = known.get(name)
                 if dealer is None or dealer.role is not Role.DEALER:
                     raise ProblemError(VALIDATION, f"{name!r} is not a dealer")
                 dealer_ids.append(dealer.user_id)

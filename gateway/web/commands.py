@@ -100,23 +100,31 @@ class CommandRunner:
             raise ProblemError(REQUEST_IN_PROGRESS, "retry once the first request has been answered")
         try:
             digest = fingerprint("POST", path, body)
-            record = self.store.get(*scope)
-            if record is not None:
-                if record.fingerprint != digest:
-                    raise ProblemError(IDEMPOTENCY_KEY_REUSED, "a key names one request: use a new key")
-                if record.response is not None:
-                    return _response(record.response, replayed=True)
+            correlation_id = self.core.next_correlation_id()
+            frame = rfq_sbe.encode(build(correlation_id))
+            record = self.store.start(user.user_id, key, digest, correlation_id, frame)
+            if record is None:  # a new key, now standing for this command
+                future = self._submit_new(scope, correlation_id, frame)
+            elif record.fingerprint != digest:
+                raise ProblemError(IDEMPOTENCY_KEY_REUSED, "a key names one request: use a new key")
+            elif record.response is not None:
+                return _response(record.response, replayed=True)
+            else:
                 future = self.core.pending(record.correlation_id) or self._submit(
                     record.correlation_id, record.frame
                 )
-            else:
-                correlation_id = self.core.next_correlation_id()
-                frame = rfq_sbe.encode(build(correlation_id))
-                future = self._submit(correlation_id, frame)
-                self.store.begin(user.user_id, key, digest, correlation_id, frame)
             return await self._answer(future, render, path, scope)
         finally:
             self.store.release(*scope)
+
+    def _submit_new(self, scope: tuple[int, str], correlation_id: int, frame: bytes) -> asyncio.Future[Any]:
+        """Send a new key's command; if it cannot be sent at all, the key is free again (its retry
+        builds the command afresh, as if this request had never come)."""
+        try:
+            return self._submit(correlation_id, frame)
+        except ProblemError:
+            self.store.forget(*scope)
+            raise
 
     def _submit(self, correlation_id: int, frame: bytes) -> asyncio.Future[Any]:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 
 from rfq.gateway.idempotency import IdempotencyStore, StoredResponse, fingerprint
@@ -50,3 +51,57 @@ def test_old_keys_are_purged() -> None:
     store.begin(101, "k", "d", 1, b"f")
     assert store.get(101, "k") is None
     assert store.purge() == 1
+
+
+def test_start_takes_a_new_key_in_one_statement_and_returns_a_taken_keys_record() -> None:
+    store = make()
+    assert store.start(101, "k", "digest", 42, b"frame") is None
+    again = store.start(101, "k", "other", 43, b"other frame")
+    assert again is not None and (again.fingerprint, again.correlation_id, again.frame) == (
+        "digest",
+        42,
+        b"frame",
+    )
+    store.forget(101, "k")
+    assert store.get(101, "k") is None
+    assert store.start(101, "k", "digest", 44, b"frame") is None
+
+
+def test_start_takes_over_a_key_past_its_ttl() -> None:
+    connection = sqlite3.connect(":memory:", isolation_level=None)
+    IdempotencyStore(connection).begin(101, "k", "old", 1, b"old")
+    store = IdempotencyStore(connection, ttl_s=-1)  # every row is past its TTL
+    assert store.start(101, "k", "new", 2, b"new") is None
+    (fingerprint_now,) = connection.execute("SELECT fingerprint FROM idempotency").fetchone()
+    assert fingerprint_now == "new"
+
+
+def test_responses_are_seen_at_once_and_written_at_the_end_of_the_loops_turn() -> None:
+    connection = sqlite3.connect(":memory:", isolation_level=None)
+    store = IdempotencyStore(connection)
+    first = StoredResponse(201, b"1", {"location": "/v1/rfqs/1"})
+
+    def restarted() -> IdempotencyStore:  # what a new life of the gateway reads from the file
+        return IdempotencyStore(connection)
+
+    async def scenario() -> None:
+        for n in (1, 2, 3):
+            store.start(101, f"k{n}", "d", n, b"f")
+        store.complete(101, "k1", first)
+        store.complete(101, "k2", StoredResponse(201, b"2", {}))
+        store.complete(101, "k1", StoredResponse(503, b"late", {}))  # the first outcome wins
+        record = store.get(101, "k1")
+        assert record is not None and record.response == first
+        unwritten = restarted().get(101, "k1")
+        assert unwritten is not None and unwritten.response is None
+        await asyncio.sleep(0)  # the turn ends: one transaction writes both
+        for key, body in (("k1", b"1"), ("k2", b"2")):
+            written = restarted().get(101, key)
+            assert written is not None and written.response is not None
+            assert written.response.body == body
+        store.complete(101, "k3", StoredResponse(201, b"3", {}))
+        await asyncio.sleep(0)
+        written = restarted().get(101, "k3")
+        assert written is not None and written.response is not None and written.response.body == b"3"
+
+    asyncio.run(scenario())

@@ -25,6 +25,11 @@ def test_users_get_ids_roles_and_unique_names(directory: Directory) -> None:
     assert directory.users(Role.DEALER) == [nxt]
     assert directory.default_dealers() == [nxt]
     assert directory.names([101, 102, 999]) == {101: "alice", 102: "dealer-a"}
+    assert directory.users_by_names(["dealer-a", "alice", "nobody", "alice"]) == {
+        "alice": alice,
+        "dealer-a": nxt,
+    }
+    assert directory.users_by_names([]) == {}
     with pytest.raises(DirectoryError):
         directory.add_user("alice", "trader")
     with pytest.raises(DirectoryError):
