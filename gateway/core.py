@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import queue
 import threading
@@ -437,10 +438,19 @@ class GatewayCore:
                 self.streams.append(None, view.type, view.model_dump_json())
             return
         assert isinstance(audience, tuple)
+        kind = self.personaliser.event_type(event)
         for user_id in audience:
+            if kind is not None:  # rendered when a stream first reads it, if one ever does
+                self.streams.append(user_id, kind, functools.partial(self._render, event, user_id))
+                continue
             view = self.personaliser.event(event, user_id)
             if view is not None:
                 self.streams.append(user_id, view.type, view.model_dump_json())
+
+    def _render(self, event: Any, user_id: int) -> str:
+        view = self.personaliser.event(event, user_id)
+        assert view is not None, f"{type(event).__name__} has an event type but no view"
+        return view.model_dump_json()
 
     def _mirror_to_directory(self, event: Any) -> None:
         if isinstance(event, InstrumentAdded | InstrumentEnabled):

@@ -23,19 +23,36 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from dataclasses import dataclass
+from collections.abc import Callable
 
 DEFAULT_CAPACITY = 1_000
 """Entries kept per user (and for broadcasts)."""
 
 
-@dataclass(frozen=True, slots=True)
+Data = str | Callable[[], str]
+"""An entry's JSON, or how to render it: rendered at the first read, once (most entries, those of users
+with no stream open, are never read; rendering each at append was a quarter of a create's CPU)."""
+
+
 class Entry:
     """One event as a stream sends it: ``event`` is the SSE event name, ``data`` its JSON."""
 
-    seq: int
-    event: str
-    data: str
+    __slots__ = ("_data", "event", "seq")
+
+    def __init__(self, seq: int, event: str, data: Data) -> None:
+        self.seq = seq
+        self.event = event
+        self._data = data
+
+    @property
+    def data(self) -> str:
+        data = self._data
+        if not isinstance(data, str):
+            data = self._data = data()
+        return data
+
+    def __repr__(self) -> str:
+        return f"Entry({self.seq}, {self.event!r})"
 
 
 class GapError(Exception):
@@ -86,8 +103,9 @@ class StreamLog:
         return cursor if cursor <= self.seq else None
 
     # --- writing --------------------------------------------------------------------------------
-    def append(self, user_id: int | None, event: str, data: str) -> Entry:
-        """Log an event for ``user_id`` (None: for everyone) and wake its readers."""
+    def append(self, user_id: int | None, event: str, data: Data) -> Entry:
+        """Log an event for ``user_id`` (None: for everyone) and wake its readers; ``data`` may be a
+        function that renders it (called at most once, at the first read of the entry)."""
         self.seq += 1
         entry = Entry(self.seq, event, data)
         log = self._everyone if user_id is None else self._log(user_id)

@@ -443,6 +443,12 @@ class Personaliser:
         )
 
     # --- events ---------------------------------------------------------------------------------
+    @staticmethod
+    def event_type(event: object) -> str | None:
+        """The ``type`` the copy of an RFQ event addressed to one user renders to, without rendering it
+        (what a stream log needs at once; the rest can wait for a reader); None for other events."""
+        return _RFQ_EVENT_TYPES.get(type(event))
+
     def event(self, event: object, user_id: int) -> UserEvent | None:
         """The copy of ``event`` addressed to ``user_id`` as that user sees it (None: not shown).
 
@@ -564,6 +570,20 @@ class Personaliser:
             dealer_count=event.dealer_count,
             state="invited",
         )
+
+
+_RFQ_EVENT_TYPES: dict[type, str] = {
+    RfqCreated: "rfq_created",
+    RfqInvited: "rfq_invited",
+    QuoteSubmitted: "quote_submitted",
+    QuoteWithdrawn: "quote_withdrawn",
+    DealerPassed: "dealer_passed",
+    QuoteCountered: "quote_countered",
+    RfqTraded: "rfq_traded",
+    RfqEnded: "rfq_ended",
+}
+"""RFQ events, each rendered for its recipient from the event alone (plus names and the instrument's
+CUSIP, which never change): so the rendering may wait."""
 
 
 def _side(side: Side) -> SideName:

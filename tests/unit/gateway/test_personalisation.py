@@ -184,3 +184,27 @@ def test_a_mirror_rebuilt_from_a_state_answer_shows_the_same_views(market: Marke
     for user in (ALICE, A, B, C, D):
         assert again.rfq_views(user, include_ended=False) == market.views.rfq_views(user, include_ended=False)
     assert rebuilt.instruments == market.mirror.instruments
+
+
+def test_rfq_events_render_the_same_when_read_later_so_streams_render_them_lazily(market: Market) -> None:
+    quote_b = market.mirror.active[1].dealers[B].quote
+    assert quote_b is not None
+    market.do(lambda c: AcceptQuote(correlation_id=c, user_id=ALICE, rfq_id=1, quote_id=quote_b.quote_id))
+    replayed = Mirror()
+    views = Personaliser(replayed, NAMES.get, dict)
+    kinds = set()
+    for event in market.events:
+        replayed.apply(event)
+        audience = recipients(event)
+        if not isinstance(audience, tuple):  # EVERYONE: broadcasts are rendered at once
+            assert views.event_type(event) is None
+            continue
+        for user in audience:
+            at_once = views.event(event, user)
+            assert at_once is not None and views.event_type(event) == at_once.type
+            assert market.views.event(event, user) == at_once  # read after the RFQ traded and ended
+            kinds.add(at_once.type)
+    assert kinds == {
+        "rfq_created", "rfq_invited", "quote_submitted", "dealer_passed", "quote_countered", "rfq_traded",
+        "rfq_ended",
+    }  # fmt: skip
