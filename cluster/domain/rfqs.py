@@ -129,7 +129,10 @@ class Rfq:
 
     def live_quote(self, dealer: Dealer, now: int) -> bool:
         """True when ``dealer`` has a current quote that may still be hit at ``now``."""
-        return dealer.state is _QUOTED and now < self.validity_of(dealer)
+        valid_until_ms = dealer.valid_until_ms  # ``validity_of``, inlined: one call less on a hot path
+        return dealer.state is _QUOTED and now < (
+            self.expire_time_ms if valid_until_ms is None else valid_until_ms
+        )
 
     def dealer_with_live_quote(self, quote_id: int, now: int) -> Dealer | None:
         """The dealer whose live quote is ``quote_id``, or None."""
@@ -141,14 +144,15 @@ class Rfq:
     def best_live_price(self, now: int, excluding: int) -> int | None:
         """The best live quote of the dealers other than ``excluding`` for the requester (the lowest
         when it buys, the highest when it sells): the winner's cover. None when there is none."""
-        prices = [
-            dealer.price
-            for dealer in self.dealers.values()
-            if dealer.user_id != excluding and dealer.price is not None and self.live_quote(dealer, now)
-        ]
-        if not prices:
-            return None
-        return min(prices) if self.side is _BUY else max(prices)
+        best: int | None = None
+        buys = self.side is _BUY
+        for dealer in self.dealers.values():
+            price = dealer.price
+            if price is None or dealer.user_id == excluding or not self.live_quote(dealer, now):
+                continue
+            if best is None or (price < best if buys else price > best):
+                best = price
+        return best
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in sorted(self.__slots__))
