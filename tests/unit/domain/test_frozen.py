@@ -44,3 +44,9 @@ def test_equal_messages_freeze_equal_and_different_ones_differ() -> None:
     other = SubmitQuote(correlation_id=1, user_id=2, rfq_id=3, price=5, valid_until_ms=None)
     assert freeze(quote) == freeze(again)
     assert freeze(quote) != freeze(other)
+
+
+def test_every_command_and_event_has_its_freezer() -> None:
+    from rfq.cluster.domain.frozen import FREEZERS
+
+    assert set(FREEZERS) == set(FROZEN_TYPES)
