@@ -38,6 +38,8 @@ from pathlib import Path
 SCHEMA_VERSION = 1
 TOKEN_PREFIX = "rfq_"
 MAX_USER_ID = 2**31 - 1
+MAX_KNOWN_USERS = 100_000
+"""Users :meth:`Directory.users_by_names` remembers at most (then it starts afresh)."""
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
 """scrypt's interactive-login parameters (RFC 7914 §2): ~50 ms and 16 MiB per check."""
 
@@ -142,6 +144,8 @@ class Directory:
             path.parent.mkdir(parents=True, exist_ok=True)
         self.path = str(path)
         self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
+        self._known: dict[str, User] = {}
+        """Users found by :meth:`users_by_names`, by name."""
         self._db.execute("PRAGMA foreign_keys = ON")
         if self.path != ":memory:":
             self._db.execute("PRAGMA journal_mode = WAL")
@@ -225,16 +229,25 @@ class Directory:
         return None if row is None else _user(row)
 
     def users_by_names(self, names: Iterable[str]) -> dict[str, User]:
-        """The users of the given names that the directory knows, by name: one query for them all
-        (an RFQ names up to ten dealers, and each query is a GIL hand-off on a busy event loop)."""
-        wanted = sorted(set(names))
-        if not wanted:
-            return {}
-        marks = ",".join("?" * len(wanted))
-        rows = self._db.execute(
-            f"SELECT user_id, name, role, default_dealer FROM users WHERE name IN ({marks})", wanted
-        ).fetchall()
-        return {user.name: user for user in map(_user, rows)}
+        """The users of the given names that the directory knows, by name (what every RFQ asks, for up
+        to ten dealers; each query is a GIL hand-off on a busy event loop).
+
+        A user, once added, is never changed nor removed (no method does either), so a user found is
+        remembered and not asked for again; the names not found are asked for each time, in one query,
+        so that a user added meanwhile (by the CLI too) is found at once."""
+        wanted = set(names)
+        found = {name: self._known[name] for name in wanted & self._known.keys()}
+        missing = sorted(wanted - found.keys())
+        if missing:
+            marks = ",".join("?" * len(missing))
+            rows = self._db.execute(
+                f"SELECT user_id, name, role, default_dealer FROM users WHERE name IN ({marks})", missing
+            ).fetchall()
+            if len(self._known) > MAX_KNOWN_USERS:
+                self._known.clear()
+            for user in map(_user, rows):
+                found[user.name] = self._known[user.name] = user
+        return found
 
     def users(self, role: Role | None = None) -> list[User]:
         """Every user (of ``role``), by id."""

@@ -64,6 +64,21 @@ def test_tokens_are_stored_as_hashes_and_shown_once(directory: Directory, tmp_pa
         directory.issue_token(999)
 
 
+def test_users_found_by_name_are_remembered_and_users_added_elsewhere_are_found_at_once(
+    directory: Directory, tmp_path: Path
+) -> None:
+    dealer = directory.add_user("dealer-a", "dealer")
+    assert directory.users_by_names(["dealer-a", "dealer-b"]) == {"dealer-a": dealer}
+    other = Directory(tmp_path / "gateway.sqlite")  # the CLI, while the gateway runs
+    added = other.add_user("dealer-b", "dealer")
+    other.close()
+    assert directory.users_by_names(["dealer-a", "dealer-b"]) == {"dealer-a": dealer, "dealer-b": added}
+    statements: list[str] = []
+    directory.connection.set_trace_callback(statements.append)
+    assert directory.users_by_names(["dealer-b", "dealer-a"]) == {"dealer-a": dealer, "dealer-b": added}
+    assert statements == []  # both known: no query
+
+
 def test_a_token_created_by_another_process_works_at_once(directory: Directory, tmp_path: Path) -> None:
     directory.add_user("alice", "trader")
     other = Directory(tmp_path / "gateway.sqlite")  # the CLI, while the gateway runs
