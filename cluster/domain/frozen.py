@@ -119,6 +119,12 @@ FREEZERS: dict[type, Callable[[Any], Frozen]] = {
 
 _CLASSES: dict[int, type] = {cls.TEMPLATE_ID: cls for cls in (*COMMAND_TYPES, *EVENT_TYPES)}
 
+FROZEN_LENGTHS: dict[int, int] = {
+    cls.TEMPLATE_ID: 1 + len(cls._SPEC) for cls in (*COMMAND_TYPES, *EVENT_TYPES)
+}
+"""How many values ``freeze`` makes of a message of each template id (the id, then one per field), so
+that frozen messages laid end to end in one tuple can be told apart again (``dedupe.py``)."""
+
 
 def freeze(message: Message) -> Frozen:
     """``message`` as a value tuple; raises ``KeyError`` for a snapshot record (never frozen)."""

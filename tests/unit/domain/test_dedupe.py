@@ -3,6 +3,7 @@ and changes nothing; seen again with another command, it is refused and keeps it
 
 from __future__ import annotations
 
+import gc
 import hashlib
 from typing import Any
 
@@ -195,6 +196,24 @@ def test_the_window_evicts_the_oldest_first() -> None:
         CommandRejected(correlation_id=5, user_id=1, template_id=3, reason=R.UNKNOWN_RFQ, timestamp_ms=0),
     )
     assert len(window) == 3
+
+
+def test_the_window_holds_nothing_the_garbage_collector_keeps_tracking(market: Any) -> None:
+    """Every entry is one tuple of plain values (the dealers of a create, one tuple more), so that the
+    collector stops tracking it at once instead of walking 100k entries on every full collection."""
+    rfq_id = market.open_rfq()
+    quote_id = market.quoted(BOB, rfq_id)
+    market.apply(AcceptQuote(correlation_id=market.cid(), user_id=ALICE, rfq_id=rfq_id, quote_id=quote_id))
+    market.apply(CancelRfq(correlation_id=market.cid(), user_id=ALICE, rfq_id=rfq_id))  # refused
+    entries = list(market.sm.dedupe._entries.values())
+    plain = (int, str, type(None))
+    for entry in entries:
+        assert all(
+            type(v) in plain or (type(v) is tuple and all(type(d) is int for d in v)) for v in entry
+        ), entry
+    gc.collect()
+    gc.collect()  # an entry holding the dealers of a create is untracked once they are
+    assert [entry for entry in entries if gc.is_tracked(entry)] == []
 
 
 def test_a_command_evicted_from_the_window_is_applied_again() -> None:
