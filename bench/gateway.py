@@ -982,7 +982,7 @@ STEPS = [
     ("egress", "→ its outcome polled on the cluster thread (Aeron, consensus, log, service, egress)"),
     ("deliver", "→ on the event loop (call_soon_threadsafe, GIL)"),
     ("resolve", "→ the future resolved (mirror, routing, streams for the batch before it)"),
-    ("respond", "→ the response starts (render, idempotency row)"),
+    ("respond", "→ the response starts (render; the idempotency row is written after, once per turn)"),
     ("done", "→ received by the generator (write, loopback, client)"),
 ]
 
