@@ -17,9 +17,10 @@ Contract:
 Cost, which decides the representation (every command pays it): an entry holds the command and its
 outcome's events frozen (``frozen.py``: plain values, which cost one small function call each to make,
 where a strict encode costs several µs per event), laid end to end in one flat tuple, which the cyclic
-garbage collector stops tracking the first time it sees it (``_Entry`` says why flat). The snapshot holds a 64-bit digest of the frozen command (``key_digest``) and
-the events encoded; a restored entry keeps that digest, and a resend is checked against the digest of
-its own frozen form. Duplicates are rare, so thawing on ``get`` costs nothing that matters.
+garbage collector stops tracking the first time it sees it (``_Entry`` says why flat). The snapshot
+holds a 64-bit digest of the frozen command (``key_digest``) and the events encoded; a restored entry
+keeps that digest, and a resend is checked against the digest of its own frozen form. Duplicates are
+rare, so thawing on ``get`` costs nothing that matters.
 """
 
 from __future__ import annotations
