@@ -7,6 +7,7 @@ may use it, so that generated requests reach the cluster and its refusals, not j
 
 from __future__ import annotations
 
+import atexit
 import shutil
 import tempfile
 import uuid
@@ -44,8 +45,9 @@ ROLES = {
 
 def _directory() -> tuple[Path, dict[str, str]]:
     """The server's data dir and tokens: made at import, because schemathesis asks for auth while it
-    collects the tests (the ``server`` fixture removes the folder)."""
+    collects the tests (removed when the ``server`` fixture ends, or at exit if it never runs)."""
     folder = Path(tempfile.mkdtemp(prefix="rfq-openapi-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)  # also when the fixture never runs
     directory = Directory(folder / "gateway.sqlite")
     tokens = {}
     for name, role, user_id in (("ops", "operator", 1), ("trader", "trader", 101), ("dealer", "dealer", 201)):
