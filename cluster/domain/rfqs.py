@@ -16,7 +16,8 @@ Quotes and counters take their ids from one sequence (``next_quote_id``); trades
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from rfq.codecs.rfq_sbe import DealerState, EndReason, Side
 
@@ -30,6 +31,7 @@ DEFAULT_ENDED_CAPACITY = 100_000
 """Recently ended RFQs remembered with their end reason (about 2 MB of snapshot when full)."""
 
 _QUOTED = DealerState.QUOTED
+_new: Any = object.__new__
 _BUY = Side.BUY
 
 QUOTING_STATES: frozenset[DealerState] = frozenset({DealerState.QUOTED, DealerState.WITHDRAWN})
@@ -159,6 +161,36 @@ class Rfq:
         return f"Rfq({fields})"
 
 
+def new_rfq(
+    *,
+    rfq_id: int,
+    correlation_id: int,
+    requester_user_id: int,
+    instrument_id: int,
+    side: Side,
+    quantity: int,
+    expire_time_ms: int,
+    created_time_ms: int,
+    cl_ord_id: str,
+    dealers: dict[int, Dealer],
+) -> Rfq:
+    """``Rfq(...)``, the same keywords and result, ~2x cheaper (measured ~0.9 µs against ~1.8 µs): a
+    class called with keywords gets them as a dict in CPython 3.11, a function does not. Every create
+    makes one."""
+    rfq: Rfq = _new(Rfq)
+    rfq.rfq_id = rfq_id
+    rfq.correlation_id = correlation_id
+    rfq.requester_user_id = requester_user_id
+    rfq.instrument_id = instrument_id
+    rfq.side = side
+    rfq.quantity = quantity
+    rfq.expire_time_ms = expire_time_ms
+    rfq.created_time_ms = created_time_ms
+    rfq.cl_ord_id = cl_ord_id
+    rfq.dealers = dealers
+    return rfq
+
+
 class RfqBook:
     """The active RFQs by id and by instrument, the recently ended window, and the id sequences."""
 
@@ -167,6 +199,7 @@ class RfqBook:
         "_by_instrument",
         "_ended",
         "_ended_capacity",
+        "get",
         "next_quote_id",
         "next_rfq_id",
         "next_trade_id",
@@ -176,16 +209,16 @@ class RfqBook:
         if ended_capacity < 1:
             raise ValueError(f"ended capacity must be at least 1, not {ended_capacity}")
         self._active: dict[int, Rfq] = {}
+        # ``get(rfq_id)``: the active RFQ ``rfq_id``, or None if it never existed or has ended. The
+        # dict's own ``get``, bound once rather than wrapped in a method: nearly every command looks
+        # up its RFQ, and a Python method around it doubles the cost (measured ~0.09 µs against ~0.04 µs).
+        self.get: Callable[[int], Rfq | None] = self._active.get
         self._by_instrument: dict[int, dict[int, Rfq]] = {}
         self._ended: OrderedDict[int, EndReason] = OrderedDict()
         self._ended_capacity = ended_capacity
         self.next_rfq_id = FIRST_RFQ_ID
         self.next_quote_id = FIRST_QUOTE_ID
         self.next_trade_id = FIRST_TRADE_ID
-
-    def get(self, rfq_id: int) -> Rfq | None:
-        """The active RFQ ``rfq_id``, or None if it never existed or has ended."""
-        return self._active.get(rfq_id)
 
     def existed(self, rfq_id: int) -> bool:
         """True when ``rfq_id`` was assigned (the RFQ may have ended since)."""

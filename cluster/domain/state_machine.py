@@ -24,7 +24,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from rfq.cluster.domain.cusip import is_valid_cusip
-from rfq.cluster.domain.dedupe import DEFAULT_DEDUPE_CAPACITY, CommandKey, DedupeWindow, command_key
+from rfq.cluster.domain.dedupe import DEFAULT_DEDUPE_CAPACITY, CommandKey, DedupeWindow
+from rfq.cluster.domain.frozen import FREEZERS
 from rfq.cluster.domain.instruments import InstrumentBook
 from rfq.cluster.domain.messages import Event, Message, Reply, SnapshotRecord
 from rfq.cluster.domain.outcome import Audience, Outcome
@@ -35,6 +36,7 @@ from rfq.cluster.domain.rfqs import (
     Dealer,
     Rfq,
     RfqBook,
+    new_rfq,
 )
 from rfq.cluster.domain.snapshot import instrument_record, read_snapshot, rfq_record, write_snapshot
 from rfq.cluster.domain.timers import TimerPort
@@ -154,7 +156,7 @@ class StateMachine:
         # ``command`` has a handler, so it is a Command and has a correlation id. (No ``typing.cast``
         # on this path: it is a function call at run time.)
         correlation_id: int = command.correlation_id  # type: ignore[union-attr, assignment]
-        key = command_key(command)
+        key = FREEZERS[type(command)](command)  # ``command_key``, one call less
         dedupe = self._dedupe
         if correlation_id in dedupe:
             return self._applied_before(command, correlation_id, key, cluster_time_ms)
@@ -365,7 +367,7 @@ class StateMachine:
         rfq_id = rfqs.next_id()
         side, cl_ord_id = command.side, command.cl_ord_id
         rfqs.put(
-            Rfq(
+            new_rfq(
                 rfq_id=rfq_id,
                 correlation_id=command.correlation_id,
                 requester_user_id=requester,
