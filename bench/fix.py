@@ -35,7 +35,6 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 import numpy as np
@@ -44,19 +43,14 @@ from rfq.gateway.fix.fields import SOH, FixMessage, parse, utc_timestamp
 from rfq.gateway.identity import Directory
 from rfq.topology import free_port_base
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/ is a folder of scripts
+from bench.deployment import Deployment, free_tcp_port
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "fix.md"
 CUSIP = "912828YK0"
 DEALERS = [f"dealer-{c}" for c in "abcde"]
 _FRAME = re.compile(rb"8=FIX\.4\.4\x019=(\d+)\x01")
-
-
-def free_tcp_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def seed(data_dir: Path) -> str:
@@ -73,63 +67,25 @@ def seed(data_dir: Path) -> str:
 
 
 class Processes:
-    """A one-node cluster, a web gateway and a FIX gateway, each a process of its own."""
+    """A one-node cluster, a web gateway and a FIX gateway, each a process of its own
+    (bench/deployment.py, shared with bench/gateway.py)."""
 
     def __init__(self) -> None:
-        self.base = Path(tempfile.mkdtemp(prefix="rfq-bench-fix-"))
+        self.deployment = Deployment("rfq-bench-fix-")
         self.fix_port = free_tcp_port()
-        self.ops_token = seed(self.base / "gateway")
+        self.ops_token = seed(self.deployment.gateway_dir)
         self.url = ""
-        self._cluster: Any = None
-        self._gateways: list[subprocess.Popen[str]] = []
 
     def start(self, timeout_s: float = 180.0) -> None:
-        from rfq.cluster.local import LocalCluster
-        from rfq.topology import Topology
-
-        topology = Topology(hosts=("localhost",), port_base=free_port_base())
-        self._cluster = LocalCluster(self.base / "cluster", topology)
-        self._cluster.start()
-        common = [
-            f"--cluster={topology.ingress_endpoints()}",
-            f"--secret-file={self._cluster.secret_file}",
-            f"--data-dir={self.base / 'gateway'}",
-        ]
+        self.deployment.start_node()
         web_port = free_tcp_port()
         self.url = f"http://127.0.0.1:{web_port}"
-        for args in (["web", f"--port={web_port}"], ["fix", f"--port={self.fix_port}", "--gateway-id=3"]):
-            self._gateways.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "rfq", "gateway", *args, *common],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                    text=True,
-                )
-            )
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError("the web gateway was not ready")
-            time.sleep(0.2)
+        self.deployment.start_gateway("web", f"--port={web_port}")
+        self.deployment.start_gateway("fix", f"--port={self.fix_port}", "--gateway-id=3")
+        self.deployment.wait_ready(self.url, timeout_s=timeout_s)
 
     def stop(self) -> None:
-        for process in self._gateways:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self._gateways:
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
-        if self._cluster is not None:
-            self._cluster.stop()
-        shutil.rmtree(self.base, ignore_errors=True)
+        self.deployment.stop()
 
 
 class Platform:

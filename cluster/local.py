@@ -31,13 +31,21 @@ class LocalCluster:
     """``members`` node processes sharing a topology, a base folder and a secret."""
 
     def __init__(
-        self, base_dir: Path, topology: Topology, service: str = "rfq", node_args: Sequence[str] = ()
+        self,
+        base_dir: Path,
+        topology: Topology,
+        service: str = "rfq",
+        node_args: Sequence[str] = (),
+        launcher: Sequence[str] = (sys.executable, "-m", "rfq"),
     ) -> None:
-        """``node_args``: more ``rfq node`` options for every member (e.g. failover timeouts)."""
+        """``node_args``: more ``rfq node`` options for every member (e.g. failover timeouts).
+        ``launcher``: the command line before ``node …`` (a bench runs the node through a wrapper of
+        its own that names the Python threads for /proc; it must end up calling the ``rfq`` CLI)."""
         self.base_dir = base_dir
         self.topology = topology
         self.service = service
         self.node_args = tuple(node_args)
+        self.launcher = tuple(launcher)
         self.secret_file = base_dir / "secret"
         self.secret = create_secret_file(self.secret_file)
         self._processes: dict[int, subprocess.Popen[bytes]] = {}
@@ -81,7 +89,7 @@ class LocalCluster:
             hosts = ",".join(self.topology.hosts)
             self._processes[member] = subprocess.Popen(
                 [
-                    sys.executable, "-m", "rfq", "node",
+                    *self.launcher, "node",
                     f"--id={member}", f"--hosts={hosts}", f"--port-base={self.topology.port_base}",
                     f"--base-dir={self.node_dir(member)}", f"--secret-file={self.secret_file}",
                     f"--aeron-dir={self.aeron_dir(member)}", f"--service={self.service}",
