@@ -190,10 +190,16 @@ class GatewayCore:
         """This gateway's Prometheus registry (``rfq.gateway.metrics``); edges add to it."""
         self.metrics.add_state(self.metrics_state)
         self._listeners: list[RouteListener] = []
+        self._sync_listeners: list[Callable[[str], None]] = []
 
     def add_listener(self, listener: RouteListener) -> None:
         """Tell ``listener`` about every routed event and every barrier from now on."""
         self._listeners.append(listener)
+
+    def add_sync_listener(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener("state_loaded")`` on the event loop once the cluster's state is loaded, and
+        ``listener("resync")`` after each later reload (e.g. a process-wide collector policy)."""
+        self._sync_listeners.append(listener)
 
     # --- lifecycle (event loop) -----------------------------------------------------------------
     async def start(self) -> None:
@@ -509,6 +515,11 @@ class GatewayCore:
         )
         self.status.synced = True
         self.synced.set()
+        for listener in self._sync_listeners:
+            try:
+                listener(event)
+            except Exception:
+                log.exception("gateway %d: a sync listener failed", self.gateway_id)
 
     def _resync(self, records: list[InstrumentRecord | RfqRecord], answer: StateQueried) -> None:
         """Rebuild from a later answer; barrier every user whose view the answer changed."""

@@ -461,6 +461,7 @@ def gateway_web(
                 port=port,
                 wait_ready=False,
                 outcome_timeout_s=outcome_timeout,
+                tune_collector=True,
             )
         except (OSError, RuntimeError, TimeoutError) as error:
             raise click.ClickException(f"the web gateway did not start: {error}") from error

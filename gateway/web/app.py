@@ -57,6 +57,7 @@ from rfq.codecs.rfq_sbe import (
     SubmitQuote,
     WithdrawQuote,
 )
+from rfq.gateway.collector import CollectorPolicy
 from rfq.gateway.core import GatewayCore, TransportFactory
 from rfq.gateway.idempotency import MAX_KEY_LENGTH, IdempotencyStore
 from rfq.gateway.identity import Directory, DirectoryError, Role, User
@@ -125,6 +126,9 @@ class WebSettings:
     """SSE comment interval: keeps proxies from closing an idle stream."""
     stream_capacity: int = 1_000
     """Events kept per user for resumption."""
+    tune_collector: bool = False
+    """Run :class:`rfq.gateway.collector.CollectorPolicy` (process-wide): for a gateway that is its
+    process's only server (``rfq gateway web``), not for one embedded beside a node or in tests."""
 
     @property
     def directory_path(self) -> Path:
@@ -240,6 +244,10 @@ def create_app(settings: WebSettings, transport_factory: TransportFactory) -> Fa
             CommandRunner(core, store, settings.outcome_timeout_s, metrics=GatewayMetrics(core)),
             asyncio.get_running_loop(),
         )
+        collector = CollectorPolicy() if settings.tune_collector else None
+        if collector is not None:
+            collector.install()
+            core.add_sync_listener(collector.state_loaded)
         await core.start()
         try:
             yield
@@ -248,6 +256,8 @@ def create_app(settings: WebSettings, transport_factory: TransportFactory) -> Fa
             await core.stop()
             store.flush()
             directory.close()
+            if collector is not None:
+                collector.uninstall()
 
     app = FastAPI(
         title="RFQ web gateway",

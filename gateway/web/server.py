@@ -126,6 +126,7 @@ def serve_web(
     port: int = DEFAULT_PORT,
     wait_ready: bool = True,
     outcome_timeout_s: float = 5.0,
+    tune_collector: bool = False,
 ) -> WebGatewayServer:
     """Start the web gateway in a background thread against the cluster ``client_config`` reaches,
     and return it serving; call ``stop()`` when done (before closing an embedded node).
@@ -133,7 +134,13 @@ def serve_web(
     An embedding process (``rfq run``) passes ``embedded_client_config(node.aeron_directory_name)``
     and ``wait_ready=True``: it returns once the gateway has loaded the cluster's state. A standalone
     gateway (``rfq gateway web``) passes ``wait_ready=False``: it serves at once (``/readyz`` says 503
-    until the cluster answers)."""
-    settings = WebSettings(data_dir=data_dir, gateway_id=gateway_id, outcome_timeout_s=outcome_timeout_s)
+    until the cluster answers), and ``tune_collector=True``: being its process's only server, it runs
+    the garbage-collector policy of :mod:`rfq.gateway.collector` (why, and the figures, there)."""
+    settings = WebSettings(
+        data_dir=data_dir,
+        gateway_id=gateway_id,
+        outcome_timeout_s=outcome_timeout_s,
+        tune_collector=tune_collector,
+    )
     server = WebGatewayServer(settings, command_client_factory(client_config), host, port)
     return server.start(wait_ready=wait_ready)

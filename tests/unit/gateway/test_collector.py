@@ -1,0 +1,76 @@
+"""The gateway's garbage-collector policy (rfq/gateway/collector.py): it freezes the heap when the
+state is loaded, after a resync and after every full collection, raises the young threshold, and
+leaves the collector as it found it when uninstalled."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+from pathlib import Path
+
+from rfq.gateway.collector import YOUNG_THRESHOLD, CollectorPolicy
+from rfq.gateway.core import GatewayCore
+from rfq.gateway.identity import Directory
+from rfq.gateway.testing import FakeCluster
+
+
+def test_install_sets_the_young_threshold_and_uninstall_restores_everything() -> None:
+    before, callbacks = gc.get_threshold(), list(gc.callbacks)
+    policy = CollectorPolicy()
+    policy.install()
+    try:
+        assert gc.get_threshold() == (YOUNG_THRESHOLD, *before[1:])
+        policy.state_loaded("state_loaded")
+        assert policy.freezes == 1 and gc.get_freeze_count() > 0
+    finally:
+        policy.uninstall()
+    assert gc.get_threshold() == before
+    assert gc.callbacks == callbacks
+    assert gc.get_freeze_count() == 0
+
+
+def test_a_full_collection_freezes_its_survivors_and_a_young_one_does_not() -> None:
+    policy = CollectorPolicy()
+    policy.install()
+    try:
+        gc.collect(0)
+        assert policy.freezes == 0
+        gc.collect()
+        assert policy.freezes == 1 and gc.get_freeze_count() > 0
+    finally:
+        policy.uninstall()
+
+
+def test_frozen_objects_are_still_freed_by_reference_counting() -> None:
+    policy = CollectorPolicy()
+    policy.install()
+    try:
+        kept = [[n] for n in range(1_000)]
+        policy.state_loaded("state_loaded")
+        frozen = gc.get_freeze_count()
+        del kept
+        assert gc.get_freeze_count() <= frozen - 1_000
+    finally:
+        policy.uninstall()
+
+
+def test_nothing_happens_unless_installed() -> None:
+    policy = CollectorPolicy()
+    policy.state_loaded("resync")
+    policy.uninstall()
+    assert policy.freezes == 0 and gc.get_freeze_count() == 0
+
+
+def test_the_core_tells_its_sync_listeners_once_the_state_is_loaded(tmp_path: Path) -> None:
+    async def scenario() -> list[str]:
+        heard: list[str] = []
+        core = GatewayCore(Directory(tmp_path / "gw.sqlite"), FakeCluster().transport_factory(), 1)
+        core.add_sync_listener(heard.append)
+        await core.start()
+        try:
+            assert await core.wait_ready(10)
+        finally:
+            await core.stop()
+        return heard
+
+    assert asyncio.run(asyncio.wait_for(scenario(), 20)) == ["state_loaded"]
