@@ -139,8 +139,10 @@ bench-sm: $(PY_STAMP) ## state machine throughput: apply() alone and decode → 
 	$(BIN)/python bench/state_machine.py
 
 # --- web gateway (issue 9) ---
-# `rfq run --no-demo` as a process of its own (a temporary folder, removed after), driven over HTTP by
-# an open-loop generator in the bench's process; about five minutes; report in bench/results/gateway.md.
+# One node (`rfq node`) and the web gateway (`rfq gateway web`), each a process of its own, in a
+# temporary folder (removed after), driven over HTTP by an open-loop generator in the bench's process;
+# about five minutes, then bench-fix's run for the summary's fix_ figures; report in
+# bench/results/gateway.md.
 .PHONY: bench-gateway
 
 bench-gateway: install ## REST create-RFQ latency beside GET /v1/me, the highest rate held, SSE fan-out to 100 streams

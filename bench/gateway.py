@@ -1,12 +1,14 @@
 """bench-gateway: the web gateway's REST and SSE latency over real HTTP, against a real single node.
 
-The platform runs as a separate process, ``rfq run --no-demo`` (one embedded node and the web gateway,
-the node's Python service sharing that process's GIL with the gateway, as in production's embedded
-mode), in a temporary folder, its directory seeded before it starts: an operator, a trader, five
-dealers and the SSE subscribers (dealers too). This process is the load generator only, so it never
-shares the gateway's GIL: asyncio, requests over a keep-alive pool of HTTP/1.1 connections
-(``KeepAliveClient``, ~0.1 ms of CPU per request; ``--client httpx`` uses ``httpx.AsyncClient``
-instead, which costs ~2 ms per request here and makes the generator the bottleneck: see the class).
+Deployed as the README describes, each part a process of its own (its own GIL): the node (``rfq
+node``, a one-member cluster with a secret; its Python service in that process) and the web gateway
+(``rfq gateway web``, reaching it over UDP through its own media driver), in a temporary folder whose
+directory is seeded before they start: an operator, a trader, five dealers and the SSE subscribers
+(dealers too). No FIX gateway (bench-fix measures that one). The launcher is bench/deployment.py,
+shared with bench/fix.py. This process is the load generator only: asyncio, requests over a
+keep-alive pool of HTTP/1.1 connections (``KeepAliveClient``, ~0.1 ms of CPU per request;
+``--client httpx`` uses ``httpx.AsyncClient`` instead, which costs ~2 ms per request here and makes
+the generator the bottleneck: see the class).
 
 REST, open loop: request ``i`` of a run is due at ``t0 + i / rate`` and is sent then whatever the
 earlier ones are doing; its latency runs from that due time to its response, so a stall delays every
@@ -36,11 +38,14 @@ subscribers (``rfq_invited``). Receipt times are taken in an ``asyncio.Protocol`
 (parsing comes after the run), so the generator's own parsing of 99 streams is not billed to the
 hundredth.
 
-Inside the platform (``serve_wrapped``, this file run as the platform's entry point: the same
-``rfq run`` with Python threads named for /proc): the CPU of each thread during each run, and unless
-``--no-trace`` a timestamp at each step of every command through the gateway (``_install_trace``: a
-few µs per command), which gives where a create's time goes, and for the SSE deliveries the moment
-the event came out of the cluster and its cluster time (ms) → receipt.
+Inside the node's and the gateway's processes (``serve_wrapped``: this file is their entry point, the
+same ``rfq node`` and ``rfq gateway web`` with Python threads named for /proc): the CPU of each
+thread of both during each run, and the gateway's memory (RSS) before and after each run; unless
+``--no-trace``, in the gateway's process, a timestamp at each step of every command through it
+(``_install_trace``: a few µs per command), which gives where a create's time goes, and for the SSE
+deliveries the moment the event came out of the cluster and its cluster time (ms) → receipt; and
+every garbage collection's pause (``gc.callbacks``) with the objects it freed, and the objects frozen
+by the gateway's collector policy (rfq/gateway/collector.py).
 
     make bench-gateway                  # writes bench/results/gateway.md; the last line is the summary
     .venv/bin/python bench/gateway.py --smoke        # a few seconds of each load, nothing written
@@ -52,20 +57,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import glob
+import gc
 import itertools
 import json
 import math
 import os
 import platform
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -77,6 +80,9 @@ import numpy as np
 
 from rfq.cluster.domain.cusip import check_digit
 from rfq.gateway.identity import Directory
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/ is a folder of scripts
+from bench.deployment import Deployment, free_tcp_port
 
 RESULTS = Path(__file__).resolve().parent / "results" / "gateway.md"
 TARGET_P99_MS = 10.0
@@ -96,92 +102,67 @@ RFQ_CUSIP = cusip("BENCH001")
 TOGGLE_CUSIPS = [cusip(f"TOGGL{n:03d}") for n in range(TOGGLED_INSTRUMENTS)]
 
 
-# --- the platform, a process of its own -------------------------------------------------------
-@dataclass
+# --- the platform: a node and the web gateway, each a process --------------------------------
 class Platform:
-    """``rfq run --no-demo`` in a temporary folder; :meth:`stop` removes everything it started."""
+    """One node (``rfq node``, one member) and the web gateway (``rfq gateway web``), each a process
+    of its own as the README deploys them (bench/deployment.py, shared with bench/fix.py), both
+    started through this file (``serve_wrapped``: Python threads named for /proc, and in the gateway
+    the trace); :meth:`stop` ends them and removes their folders."""
 
-    home: Path
-    process: subprocess.Popen[bytes] | None = None
-    url: str = ""
-    log_path: Path = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.log_path = self.home / "platform.log"
+    def __init__(self) -> None:
+        self.deployment = Deployment("rfq-bench-gateway-")
+        self.directory_path = self.deployment.gateway_dir / "gateway.sqlite"
+        """Seed it before :meth:`start`."""
+        self.url = ""
+        self.pids: dict[str, int] = {}
+        """The processes measured, by label: ``node``, ``gateway``."""
 
     def start(self, wrap: dict[str, Any], env: dict[str, str], timeout_s: float = 180.0) -> None:
-        """Start it; ``wrap`` (``serve_wrapped``'s options) runs it through this file, ``env`` adds to
-        its environment."""
-        command = [
-            str(Path(sys.executable).parent / "rfq"),
-            "run",
-            "--no-demo",
-            "--base-dir",
-            str(self.home / "node"),
-            "--web-port",
-            "0",
-            "--fix-port",  # the FIX gateway rfq run starts too: any free port (9878 may be taken)
-            "0",
-        ]
-        # through this file (``serve_wrapped``): it names the Python threads, for per-thread CPU
-        command = [sys.executable, __file__, "--serve-wrapped", json.dumps(wrap), *command[1:]]
-        env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-                start_new_session=True,  # a Ctrl-C reaches the bench, which stops it in order
-            )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            text = self.log_path.read_text(errors="replace")
-            found = re.search(r"web gateway on (http://\S+)", text)
-            if found and "rfq: running" in text:
-                self.url = found.group(1)
-                return
-            if self.process.poll() is not None:
-                raise RuntimeError(f"rfq run exited ({self.process.returncode}):\n{text[-3000:]}")
-            time.sleep(0.2)
-        raise TimeoutError(f"rfq run was not up in {timeout_s:.0f} s:\n{self.log_path.read_text()[-3000:]}")
+        """Start the node, then the gateway; ``wrap`` is ``serve_wrapped``'s options for the gateway
+        (the node gets none but the thread names), ``env`` adds to the gateway's environment."""
+        wrapper = (sys.executable, __file__, "--serve-wrapped")
+        self.deployment.start_node(launcher=(*wrapper, "{}"))
+        port = free_tcp_port()
+        self.url = f"http://127.0.0.1:{port}"
+        gateway = self.deployment.start_gateway(
+            "web", f"--port={port}", env=env, launcher=(*wrapper, json.dumps(wrap))
+        )
+        self.pids = {"node": self.deployment.node_pid, "gateway": gateway.pid}
+        self.deployment.wait_ready(self.url, timeout_s=timeout_s)
 
     @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
+    def gateway_pid(self) -> int:
+        return self.pids["gateway"]
+
+    def stop_gateway(self) -> None:
+        """The gateway first (it writes its trace as it stops)."""
+        self.deployment.stop_gateways()
 
     def stop(self) -> None:
-        """SIGTERM (rfq run stops its gateway and node in order), SIGKILL after a minute; then the
-        node's Aeron folder in /dev/shm is removed if it is still there (it is named after the pid)."""
-        process, self.process = self.process, None
-        if process is None:
-            return
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(30)
-        for leftover in glob.glob(f"/dev/shm/rfq-aeron-*-{process.pid}-*"):
-            shutil.rmtree(leftover, ignore_errors=True)
+        self.deployment.stop()
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time the platform process has used so far (from /proc)."""
-        return _cpu(Path(f"/proc/{self.pid}/stat"))
+        """User + system CPU time the node and the gateway have used so far (from /proc)."""
+        return sum(_cpu(Path(f"/proc/{pid}/stat")) for pid in self.pids.values())
 
     def thread_cpu(self) -> dict[tuple[int, str], float]:
-        """CPU seconds so far of each thread of the platform, by (thread id, name)."""
+        """CPU seconds so far of each thread of both processes, by (thread id, ``process: name``)."""
         found = {}
-        for task in Path(f"/proc/{self.pid}/task").iterdir():
-            try:
-                name = (task / "comm").read_text().strip()
-                found[(int(task.name), name)] = _cpu(task / "stat")
-            except (OSError, ValueError):
-                continue  # the thread ended meanwhile
+        for label, pid in self.pids.items():
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                try:
+                    name = (task / "comm").read_text().strip()
+                    found[(int(task.name), f"{label}: {name}")] = _cpu(task / "stat")
+                except (OSError, ValueError):
+                    continue  # the thread ended meanwhile
         return found
+
+    def gateway_rss_mb(self) -> float:
+        """The gateway process's resident memory now, MB (VmRSS)."""
+        for line in Path(f"/proc/{self.gateway_pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return math.nan
 
 
 def _cpu(stat: Path) -> float:
@@ -397,12 +378,16 @@ class Run:
     from_cluster_p99_ms: float | None = None
     load: float = 0.0
     platform_cores: float = 0.0
-    """CPU the platform process used during the run, in cores."""
+    """CPU the node and the gateway used during the run, in cores."""
     live_rfqs_before: int = 0
     error_text: str = ""
     run_id: int = 0
     threads: str = ""
     """The platform's busiest threads during the run (cores)."""
+    window: tuple[float, float] = (0.0, 0.0)
+    """When the run started and ended (``perf_counter``, CLOCK_MONOTONIC: the trace's clock too)."""
+    gateway_rss_mb: tuple[float, float] = (0.0, 0.0)
+    """The gateway process's resident memory before and after the run, MB."""
 
     @property
     def held(self) -> bool:
@@ -522,9 +507,11 @@ class Bench:
         live_before = self.rfqs_created
         load = os.getloadavg()[0]
         cpu, threads = self.platform.cpu_seconds(), self.platform.thread_cpu()
+        rss_before = self.platform.gateway_rss_mb()
         started = time.perf_counter()
         samples = await open_loop(rate, warmup_s + seconds, request)
-        elapsed = time.perf_counter() - started
+        ended = time.perf_counter()
+        elapsed = ended - started
         cores = (self.platform.cpu_seconds() - cpu) / elapsed
         by_thread = busiest(threads, self.platform.thread_cpu(), elapsed)
         if name == "create":
@@ -543,6 +530,8 @@ class Bench:
             live_rfqs_before=live_before,
             run_id=self.run_id,
             threads=by_thread,
+            window=(started, ended),
+            gateway_rss_mb=(rss_before, self.platform.gateway_rss_mb()),
         )
         if name == "create":
             self.samples[self.run_id] = samples
@@ -556,8 +545,8 @@ class Bench:
                 if run.to_cluster_p50_ms is not None and run.from_cluster_p50_ms is not None
                 else ""
             )
-            + f"\n      threads (cores): {by_thread}"
-            + (f" [{run.error_text}]" if run.errors else ""),
+            + f"\n      threads (cores): {by_thread}; gateway RSS {run.gateway_rss_mb[0]:.0f} → "
+            f"{run.gateway_rss_mb[1]:.0f} MB" + (f" [{run.error_text}]" if run.errors else ""),
             flush=True,
         )
         await asyncio.sleep(0.5)
@@ -898,12 +887,18 @@ class Report:
     invites: Deliveries | None = None
     max_rps: float = 0.0
     idle_cores: float = 0.0
-    """CPU the platform process uses with no traffic (the node's and the drivers' idle loops)."""
+    """CPU the node and the gateway use with no traffic (the node's and the drivers' idle loops)."""
     samples: dict[int, list[Sample]] = field(default_factory=dict)
     """The measured create runs' samples, by run id (for ``--trace``)."""
     wall_offset: float = 0.0
     breakdown: dict[str, list[tuple[str, float, float, float]]] = field(default_factory=dict)
     """Per create run (by its rate): (step, p50, p99, max ms) of the creates' way through the gateway."""
+    collections: list[Collections] = field(default_factory=list)
+    """Per REST run: the gateway's garbage collections during it, their pauses (ms) by generation."""
+    gc_policy: str = ""
+    """The gateway's collector settings, as it logged them."""
+    frozen: list[tuple[float, int]] = field(default_factory=list)
+    """(time, objects frozen) after each of the gateway's full collections."""
 
 
 async def run_bench(platform_: Platform, tokens: dict[str, str], config: Config) -> Report:
@@ -1003,6 +998,8 @@ def trace_breakdown(
     by_id: dict[int, dict[str, float]] = defaultdict(dict)
     key_ids: dict[str, int] = {}
     for step, name, value, *_ in trace:
+        if step in ("gc", "gc_state", "jpype_gc"):
+            continue
         if step == "key":
             key_ids[name] = value
         elif step in ("arrive", "respond"):
@@ -1037,6 +1034,92 @@ def trace_breakdown(
                 for step, text in STEPS
             ]
     return result
+
+
+@dataclass
+class Collections:
+    """The gateway's garbage collections during one REST run (from the trace), by generation: each
+    one's pause (first gc callback's start → last one's stop: every callback's work is in it, JPype's
+    too) and the collector's own part of it, ms."""
+
+    run: Run
+    pauses: dict[int, list[float]] = field(default_factory=lambda: {0: [], 1: [], 2: []})
+    own: dict[int, list[float]] = field(default_factory=lambda: {0: [], 1: [], 2: []})
+    collected: int = 0
+    """Objects the collections freed (cyclic garbage)."""
+
+
+def gc_pauses(trace: list[list[Any]], report: Report) -> list[Collections]:
+    """Per REST run: the gateway's collections during it; the collector's state at the end into
+    ``report.gc_policy``."""
+    found = [Collections(run) for run in [*(r for pair in report.pairs for r in pair), *report.steps]]
+    for record in trace:
+        if record[0] == "gc":
+            _, generation, start, seconds, collected, own_seconds, frozen = record
+            if frozen is not None:
+                report.frozen.append((start, frozen))
+            for item in found:
+                if item.run.window[0] <= start <= item.run.window[1]:
+                    item.pauses[generation].append(seconds * 1e3)
+                    item.own[generation].append(own_seconds * 1e3)
+                    item.collected += collected
+        elif record[0] == "gc_state":
+            thresholds, _, tracked, kinds = record[1:5]
+            report.gc_policy = (
+                f"thresholds {tuple(thresholds)}, {tracked:,} objects tracked at the end, most of them "
+                + ", ".join(f"{name} {count:,}" for name, count in kinds)
+            )
+        elif record[0] == "jpype_gc" and record[2]:
+            report.gc_policy += f"; JPype asked the JVM for {record[2].get('triggered', 0):,} collections"
+    return found
+
+
+def gc_table(report: Report) -> list[str]:
+    """The gateway's garbage collections per REST run, and its memory."""
+    if not report.collections:
+        return []
+    lines = [
+        "### The gateway's garbage collections and memory during each run",
+        "",
+        "| run | young (gen 0): count, p99 / max ms (the collector's own p99) | gen 1: count, p99 / max ms "
+        "(own p99) | "
+        "full (gen 2): count, max ms (the collector's own) | pauses ms / s | cyclic garbage freed | "
+        "gateway RSS before → after MB |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for item in report.collections:
+        run = item.run
+        seconds = max(run.window[1] - run.window[0], 1e-9)
+
+        def spread(item: Collections, generation: int) -> str:
+            values, own = item.pauses[generation], item.own[generation]
+            p99 = float(np.percentile(values, 99)) if values else 0.0
+            own_p99 = float(np.percentile(own, 99)) if own else 0.0
+            return f"{len(values)}, {p99:.2f} / {max(values, default=0.0):.2f} ({own_p99:.2f})"
+
+        cells = [
+            spread(item, 0),
+            spread(item, 1),
+            f"{len(item.pauses[2])}, {max(item.pauses[2], default=0.0):.2f} "
+            f"({max(item.own[2], default=0.0):.2f})",
+            f"{sum(sum(v) for v in item.pauses.values()) / seconds:.2f}",
+            f"{item.collected:,}",
+            f"{run.gateway_rss_mb[0]:.0f} → {run.gateway_rss_mb[1]:.0f}",
+        ]
+        label = f"{'create' if run.name == 'create' else 'me'} at {run.rate:,.0f}/s"
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Pauses from `gc.callbacks` in the gateway process (the bench's trace: a callback first in the "
+        "list and one last, so JPype's own callback, which may ask the JVM for a collection, is inside); "
+        "a collection stops every Python thread of the process (the event loop and the cluster thread). "
+        f"The gateway's collector at the end: {report.gc_policy or 'not recorded'}. Objects frozen "
+        "(`gc.freeze()`, never scanned again; rfq/gateway/collector.py) after each full collection: "
+        + (", ".join(f"{count:,}" for _, count in report.frozen) or "none")
+        + ".",
+        "",
+    ]
+    return lines
 
 
 def histogram_percentiles(before: dict[str, float], after: dict[str, float]) -> tuple[float, float]:
@@ -1132,9 +1215,11 @@ def render(
         + " / ".join(f"{v:.2f}" for v in after)
         + " after; each run's 1-minute load is in its row.",
         "",
-        "The platform is `rfq run --no-demo` in a process of its own (one embedded node, the web gateway "
-        "over IPC, the node's Python service in the same process, and the FIX gateway `rfq run` starts "
-        "too, idle here), its users seeded before it starts. The "
+        "The platform is deployed as the README describes, each part a process of its own (its own "
+        "GIL): the node (`rfq node`, one member, its Python service in that process) and the web gateway "
+        "(`rfq gateway web`, with its own media driver, to the node over UDP on loopback), started by "
+        "bench/deployment.py, its users seeded before it starts; no FIX gateway (bench-fix measures that "
+        "one). 'platform' below is both processes together. The "
         f"load generator is the bench's process: asyncio, {client}, open loop: "
         "request *i* is due at t0 + i/rate and sent then whatever the others are doing; latency is from "
         "that due time to the response (no coordinated omission). 'generator lag' is how late the "
@@ -1173,6 +1258,7 @@ def render(
         + ".",
         "",
         *breakdown_table(report),
+        *gc_table(report),
         f"## REST: highest create rate held (p99 ≤ {TARGET_P99_MS:g} ms, no error, ≥ 95% answered)",
         "",
         *run_table(report.steps, report.idle_cores),
@@ -1180,8 +1266,8 @@ def render(
         f"Highest rate held: **{report.max_rps:,.0f}/s** (rest_max_rps; 0 when not even the lowest). "
         f"The most creates answered per second in any run: {ceiling:,.0f}.",
         "",
-        "### The platform's CPU by thread during each run (cores; Python threads by name, JVM threads by "
-        "theirs)",
+        "### The platform's CPU by thread during each run (cores, by process: `node` or `gateway`; Python "
+        "threads by name, JVM threads by theirs, `/dev/shm/…` the media drivers' conductors)",
         "",
         "| run | busiest threads |",
         "|---|---|",
@@ -1191,8 +1277,8 @@ def render(
         ),
         "",
         f"Idle (no traffic): {report.idle_cores:.2f} cores. 'platform CPU ms / answer' in the tables is "
-        "(platform cores - idle cores) / answers per second: every thread of the process, gateway, node "
-        "and JVM.",
+        "(platform cores - idle cores) / answers per second: every thread of both processes, gateway, "
+        "node and their JVMs.",
         "",
         f"## SSE: {config.subscribers} subscribers",
         "",
@@ -1262,7 +1348,7 @@ def breakdown_table(report: Report) -> list[str]:
         "",
         "Each step from the one before; the traced points are the ASGI app's call and response start, "
         "`GatewayCore.submit`, the cluster thread's `submit_frame` (before and after), the outcome's "
-        "arrival in its `on_event`, `GatewayCore._deliver` and `_resolve`: monkeypatched in the platform "
+        "arrival in its `on_event`, `GatewayCore._deliver` and `_resolve`: monkeypatched in the gateway's "
         "process by the bench (`_install_trace`; `--no-trace` turns it off), never in the product. "
         "Clocks: CLOCK_MONOTONIC in both processes.",
         "",
@@ -1286,15 +1372,15 @@ def fix_figures() -> str:
 
 
 def serve_wrapped(options: dict[str, Any], argv: list[str]) -> None:
-    """In the platform process: ``rfq <argv>``, with ``options``: ``switch_interval`` (seconds: the
-    interpreter's GIL switch interval), ``profile`` (a folder: the web gateway's event-loop thread and
-    its cluster thread each under cProfile, dumped there when they end), ``trace`` (a file: the
-    timestamps of every create's steps through the gateway, ``_install_trace``)."""
+    """In the node's and the web gateway's processes: ``rfq <argv>`` (``node …``, ``gateway web …``),
+    with ``options`` (the gateway's; the node has none but the thread names): ``switch_interval``
+    (seconds: the interpreter's GIL switch interval), ``profile`` (a folder: the web gateway's
+    event-loop thread and its cluster thread each under cProfile, dumped there when they end),
+    ``trace`` (a file: the timestamps of every create's steps through the gateway and the garbage
+    collections, ``_install_trace``)."""
     import cProfile
 
     from rfq import cli
-    from rfq.gateway.core import GatewayCore
-    from rfq.gateway.web.server import WebGatewayServer
 
     _name_threads()
     if options.get("switch_interval"):
@@ -1302,6 +1388,9 @@ def serve_wrapped(options: dict[str, Any], argv: list[str]) -> None:
     if options.get("trace"):
         _install_trace(Path(options["trace"]))
     if options.get("profile"):
+        from rfq.gateway.core import GatewayCore
+        from rfq.gateway.web.server import WebGatewayServer
+
         out = Path(options["profile"])
         out.mkdir(parents=True, exist_ok=True)
 
@@ -1366,9 +1455,21 @@ class _TracedApp:
         await self.app(scope, receive, traced_send)
 
 
+def _jpype_gc_stats() -> dict[str, int]:
+    """JPype's own garbage-collection figures (``triggered``: Java collections it asked for, from its
+    gc callback, holding the GIL), or none without JPype."""
+    try:
+        import _jpype  # type: ignore[import-not-found]
+    except ImportError:
+        return {}
+    return dict(_jpype.gcStats())
+
+
 def _install_trace(out: Path) -> None:
     """Record (step, key or correlation id, ``perf_counter``) at each step of a command through the
-    gateway, into a list written to ``out`` as JSON when the server stops. ``perf_counter`` is
+    gateway, and (``gc``, generation, start, seconds, objects collected) for every garbage collection
+    (``gc.callbacks``), into a list written to ``out`` as JSON when the server stops, with the
+    collector's settings then (``gc_state``: thresholds, objects frozen, objects tracked). ``perf_counter`` is
     CLOCK_MONOTONIC, one clock for every process of the machine: the bench joins these with its own
     times. Appending to a list is atomic under the GIL: the event loop and the cluster thread share it."""
     from rfq.gateway.core import GatewayCore
@@ -1378,6 +1479,24 @@ def _install_trace(out: Path) -> None:
     records: list[tuple[Any, ...]] = []
     record = records.append
     clock = time.perf_counter
+    gc_times = [0.0, 0.0, 0.0]
+
+    def gc_first(phase: str, info: dict[str, int]) -> None:
+        # first of gc.callbacks: a collection starts here, and its own work ends here
+        gc_times[0 if phase == "start" else 2] = clock()
+
+    def gc_last(phase: str, info: dict[str, int]) -> None:
+        # last of gc.callbacks: the collection's own work starts here (after other callbacks' starts,
+        # JPype's among them), and everything ends here (after their stops)
+        if phase == "start":
+            gc_times[1] = clock()
+            return
+        begun, work_begun, work_ended = gc_times
+        end = clock()
+        generation = info["generation"]
+        frozen = gc.get_freeze_count() if generation == 2 else None  # O(frozen): full ones only
+        record(("gc", generation, begun, end - begun, info["collected"], work_ended - work_begun, frozen))
+
     start, submit = IdempotencyStore.start, GatewayCore.submit
     deliver, resolve = GatewayCore._deliver, GatewayCore._resolve
     create_app, run = getattr(server_module, "create_app"), server_module.WebGatewayServer.run  # noqa: B009
@@ -1428,9 +1547,18 @@ def _install_trace(out: Path) -> None:
         return _TracedApp(create_app(settings, traced_factory(factory)), record)
 
     def traced_run(self: Any) -> None:
+        # the JVM has started by now: JPype's callback is in the list, between these two
+        gc.callbacks.insert(0, gc_first)
+        gc.callbacks.append(gc_last)
         try:
             run(self)
         finally:
+            gc.callbacks.remove(gc_first)
+            gc.callbacks.remove(gc_last)
+            record(("jpype_gc", None, _jpype_gc_stats()))
+            tracked = Counter(type(o).__name__ for o in gc.get_objects())
+            record(("gc_state", list(gc.get_threshold()), gc.get_freeze_count(), tracked.total(),
+                    tracked.most_common(8)))  # fmt: skip
             out.write_text(json.dumps(records))
 
     IdempotencyStore.start = traced_start  # type: ignore[method-assign]
@@ -1504,32 +1632,36 @@ def main() -> int:
 
     # a SIGTERM (make interrupted, a CI timeout) ends the bench through its finally blocks too
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))
-    home = Path(tempfile.mkdtemp(prefix="rfq-bench-gateway-"))
-    platform_ = Platform(home)
+    platform_ = Platform()
+    trace_path = platform_.deployment.base / "trace.json"
     loads_before = os.getloadavg()
     try:
-        tokens = seed_directory(home / "node" / "gateway" / "gateway.sqlite", config.subscribers)
+        tokens = seed_directory(platform_.directory_path, config.subscribers)
         wrap: dict[str, Any] = {}
         if args.profile is not None:
             wrap["profile"] = str(args.profile.resolve())
         if args.switch_interval is not None:
             wrap["switch_interval"] = args.switch_interval
         if args.trace:
-            wrap["trace"] = str(home / "trace.json")
+            wrap["trace"] = str(trace_path)
         env = dict(item.split("=", 1) for item in args.platform_env)
         platform_.start(wrap, env)
-        print(f"platform: pid {platform_.pid}, {platform_.url}, load {loads_before[0]:.2f}", flush=True)
+        print(
+            f"node: pid {platform_.pids['node']}; web gateway: pid {platform_.gateway_pid}, {platform_.url}; "
+            f"load {loads_before[0]:.2f}",
+            flush=True,
+        )
         report = asyncio.run(run_bench(platform_, tokens, config))
-        platform_.stop()
+        platform_.stop_gateway()  # it writes its trace as it stops
         if args.trace:
-            trace = json.loads((home / "trace.json").read_text())
+            trace = json.loads(trace_path.read_text())
             report.breakdown = trace_breakdown(trace, traced_runs(report), report.samples, config.warmup_s)
+            report.collections = gc_pauses(trace, report)
             for deliveries in (report.toggles, report.invites):
                 if deliveries is not None:
                     trace_deliveries(trace, deliveries, report.wall_offset)
     finally:
         platform_.stop()
-        shutil.rmtree(home, ignore_errors=True)
     loads_after = os.getloadavg()
     # bench/fix.py (another issue's) is run only for the report of record: it rewrites its own report
     extra = "" if args.smoke or args.no_fix or args.results != RESULTS else fix_figures()
@@ -1540,7 +1672,7 @@ def main() -> int:
     )
     lines, summary = render(report, config, command, (loads_before, loads_after), extra)
     if args.smoke:
-        print("\n".join(breakdown_table(report)))
+        print("\n".join([*breakdown_table(report), *gc_table(report)]))
         print(summary.replace("bench-gateway:", "bench-gateway smoke:"))
         return 0
     args.results.parent.mkdir(parents=True, exist_ok=True)
