@@ -1377,7 +1377,7 @@ def serve_wrapped(options: dict[str, Any], argv: list[str]) -> None:
     (seconds: the interpreter's GIL switch interval), ``profile`` (a folder: the web gateway's
     event-loop thread and its cluster thread each under cProfile, dumped there when they end),
     ``trace`` (a file: the timestamps of every create's steps through the gateway and the garbage
-    collections, ``_install_trace``)."""
+    collections, ``_install_trace``), ``default_collector`` (the gateway's collector policy off)."""
     import cProfile
 
     from rfq import cli
@@ -1387,6 +1387,11 @@ def serve_wrapped(options: dict[str, Any], argv: list[str]) -> None:
         sys.setswitchinterval(float(options["switch_interval"]))
     if options.get("trace"):
         _install_trace(Path(options["trace"]))
+    if options.get("default_collector"):
+        # to compare: the gateway without its collector policy (CPython's defaults)
+        from rfq.gateway.collector import CollectorPolicy
+
+        CollectorPolicy.install = lambda self: None  # type: ignore[method-assign]
     if options.get("profile"):
         from rfq.gateway.core import GatewayCore
         from rfq.gateway.web.server import WebGatewayServer
@@ -1591,6 +1596,11 @@ def main() -> int:
         help="the platform's GIL switch interval (s), to compare",
     )
     parser.add_argument(
+        "--default-collector",
+        action="store_true",
+        help="the gateway without its collector policy (rfq/gateway/collector.py), to compare",
+    )
+    parser.add_argument(
         "--no-trace",
         dest="trace",
         action="store_false",
@@ -1644,6 +1654,8 @@ def main() -> int:
             wrap["switch_interval"] = args.switch_interval
         if args.trace:
             wrap["trace"] = str(trace_path)
+        if args.default_collector:
+            wrap["default_collector"] = True
         env = dict(item.split("=", 1) for item in args.platform_env)
         platform_.start(wrap, env)
         print(
