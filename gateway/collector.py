@@ -13,52 +13,78 @@ makes no cyclic garbage (its state is plain records; a request's objects die by 
 
 The policy (:class:`CollectorPolicy`), each part measured the same way:
 
-- ``gc.freeze()`` once the gateway has loaded the cluster's state, after every resync, and after
-  every full collection: what is alive then (the code, the libraries, the state) moves to the
-  permanent generation, which no collection scans again, so a full collection scans only what was
-  promoted since the previous one (115-200 ms → 46-56 ms, alone);
-- young collections every 10,000 net new tracked objects instead of 700: most of a request's objects
-  are freed by reference counting before one runs, so far fewer survive to be scanned again and
-  promoted (at 200 creates/s: 4 young collections in 15 s instead of 95, no middle or full one;
-  pauses 9 ms per second instead of 82; at 500/s 54 instead of 121). Each young collection is longer
-  (~9 ms at 200/s on this machine) but rare enough to stay out of the 99th percentile.
+- ``gc.freeze()`` after every collection, once the gateway has loaded the cluster's state and after
+  every resync: what survived (the code, the libraries, the state, each young collection's
+  survivors) moves to the permanent generation, which no collection scans again. So only young
+  collections ever run (``gc.freeze()`` also zeroes the counts that would start the older ones), each
+  scanning only what was allocated since the previous one. Smoke runs, load 4.6-5.4: at 200
+  creates/s 25-62 young collections in 15 s, p99 1.3-3 ms, no middle or full one: 9-10 ms of pauses
+  per second instead of 82-105; at 500/s p99 3.3 ms, 52 ms per second instead of 121-171, and 414
+  creates answered per second instead of 160-210 (the collector's work was the gateway's CPU).
+- The young threshold stays CPython's 700: tried at 10,000 (freezing after full collections only),
+  young collections were 30 times fewer but each 36-59 ms, and the middle ones 73-177 ms, at load
+  9-12: pauses that long fall in the 99th percentile however rare. Freezing after full collections
+  only (threshold 700) left a full collection every ~10 s at 46-56 ms and middle ones of 7-17 ms.
+- Once an hour (``THAW_INTERVAL_S``) the heap is thawed and nothing is frozen until the next full
+  collection has scanned it all: that bounds anything frozen that later became cyclic garbage to
+  one hour's worth, at the cost of one full scan an hour (115-300 ms at 170,000-270,000 objects on
+  this machine, the default collector's every ~10 s).
 
 Frozen objects are still freed by reference counting the moment their last reference goes (an RFQ
 the mirror drops, a stream entry that falls out of its window: the frozen count falls as they go):
-only *cyclic* garbage among them would be kept, and the gateway makes none. bench-gateway's GC table
-reports the objects each run's collections freed and the frozen count after each full collection, so
-a change that starts making cycles shows there. Memory stays as with the defaults (RSS +5-7 MB per
-~3,000 RFQs kept, the same with or without the policy; flat over runs that keep none).
+only *cyclic* garbage among them waits for the hourly scan, and the gateway makes none: no
+collection of any generation freed anything in any bench-gateway run, default or not (its GC table
+reports it per run, so a change that starts making cycles shows there). Memory: the gateway's RSS
+grows with the RFQs it keeps (the bench's live an hour), +5-8 MB per ~3,000 as with the defaults, and
+is flat over runs that keep none (GET /v1/me).
 """
 
 from __future__ import annotations
 
 import gc
 import logging
+import time
 from typing import Any
 
 log = logging.getLogger(__name__)
 
 FULL = 2
 """The oldest generation's number: a full collection."""
-YOUNG_THRESHOLD = 10_000
-"""Net new tracked objects between young collections (CPython's default: 700)."""
+YOUNG_THRESHOLD = 700
+"""Net new tracked objects between young collections (CPython's default)."""
+FREEZE_AFTER = 0
+"""Freeze after every collection of this generation or older (0: every collection)."""
+THAW_INTERVAL_S = 3_600.0
+"""At most this long between full scans of the whole heap: the bound on anything frozen that
+became cyclic garbage."""
 
 
 class CollectorPolicy:
-    """Freeze the heap once the state is loaded, after each resync and after each full collection.
+    """Freeze the heap once the state is loaded, after each resync and after collections; thaw it for
+    one full collection every ``thaw_interval_s``.
 
     :meth:`install` once in the process's serving thread (it is process-wide: one per process, as
     ``gc`` is); :meth:`state_loaded` whenever the gateway has (re)loaded the cluster's state;
     :meth:`uninstall` when the gateway stops (it thaws the heap: a process that goes on, a test run,
     collects as by default)."""
 
-    def __init__(self, young_threshold: int = YOUNG_THRESHOLD) -> None:
+    def __init__(
+        self,
+        young_threshold: int = YOUNG_THRESHOLD,
+        freeze_after: int = FREEZE_AFTER,
+        thaw_interval_s: float = THAW_INTERVAL_S,
+    ) -> None:
         self.young_threshold = young_threshold
+        self.freeze_after = freeze_after
+        self.thaw_interval_s = thaw_interval_s
         self.freezes = 0
         """How many times the heap was frozen (for logs and tests)."""
+        self.thaws = 0
         self._installed = False
         self._thresholds = gc.get_threshold()
+        self._thawed_at = time.monotonic()
+        self._thawed = False
+        """True from a thaw to the end of the next full collection: nothing is frozen meanwhile."""
 
     def install(self) -> None:
         if self._installed:
@@ -66,6 +92,7 @@ class CollectorPolicy:
         self._thresholds = gc.get_threshold()
         gc.set_threshold(self.young_threshold, *self._thresholds[1:])
         gc.callbacks.append(self._collected)
+        self._thawed_at = time.monotonic()
         self._installed = True
 
     def uninstall(self) -> None:
@@ -79,7 +106,7 @@ class CollectorPolicy:
     def state_loaded(self, event: str) -> None:
         """The gateway has loaded (``state_loaded``) or reloaded (``resync``) the cluster's state:
         freeze what is alive now."""
-        if not self._installed:
+        if not self._installed or self._thawed:
             return
         self._freeze()
         log.info(
@@ -90,9 +117,21 @@ class CollectorPolicy:
         )
 
     def _collected(self, phase: str, info: dict[str, Any]) -> None:
-        # called by the collector, in whatever thread it ran, with the GIL held: after a full
-        # collection its survivors are moved to the permanent generation (cheap: list splices)
-        if phase == "stop" and info["generation"] == FULL:
+        # called by the collector, in whatever thread it ran, with the GIL held; gc.freeze() and
+        # gc.unfreeze() are list splices, O(1)
+        if phase != "stop":
+            return
+        generation = info["generation"]
+        if self._thawed:
+            if generation == FULL:  # the whole heap was scanned: freeze again from now on
+                self._thawed = False
+                self._freeze()
+            return
+        if time.monotonic() - self._thawed_at > self.thaw_interval_s:
+            gc.unfreeze()  # the next full collection scans everything once
+            self._thawed, self._thawed_at = True, time.monotonic()
+            self.thaws += 1
+        elif generation >= self.freeze_after:
             self._freeze()
 
     def _freeze(self) -> None:
