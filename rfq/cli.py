@@ -537,6 +537,7 @@ def gateway_fix(
                 comp_id=comp_id,
                 wait_ready=False,
                 metrics_port=None if metrics_port < 0 else metrics_port,
+                tune_collector=True,
             )
         except (OSError, RuntimeError, TimeoutError) as error:
             raise click.ClickException(f"the FIX gateway did not start: {error}") from error

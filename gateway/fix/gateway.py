@@ -34,6 +34,7 @@ from typing import Any, Protocol
 from rfq.cluster.domain.routing import EVERYONE
 from rfq.codecs import rfq_sbe
 from rfq.codecs.rfq_sbe import CommandRejected
+from rfq.gateway.collector import CollectorPolicy
 from rfq.gateway.core import ClusterUnavailableError, GatewayCore, TransportFactory
 from rfq.gateway.fix.book import QuoteBook
 from rfq.gateway.fix.engine import EngineSettings, FixEngine, Item
@@ -76,6 +77,9 @@ class FixSettings:
     comp_id: str = "RFQGW"
     outbox_capacity: int = DEFAULT_CAPACITY
     logon_timeout_s: float = 10.0
+    tune_collector: bool = False
+    """Run :class:`rfq.gateway.collector.CollectorPolicy` (process-wide): for a gateway that is its
+    process's only server (``rfq gateway fix``), not one beside a node or another gateway."""
 
     @property
     def directory_path(self) -> Path:
@@ -118,6 +122,7 @@ class FixGateway:
         self._tasks: set[asyncio.Task[None]] = set()
         self._out: list[tuple[str, FixMessage]] = []
         self._dealers = _CachedDealers(lambda: self.directory)
+        self._collector = CollectorPolicy() if settings.tune_collector else None
         self.refused_logons = 0
         self.messages_in = 0
         self.messages_out = 0
@@ -132,6 +137,9 @@ class FixGateway:
         self.renderer = Renderer(core.mirror, core.name, self.book)
         self._fix_users = directory.fix_user_ids()
         core.add_listener(self)
+        if self._collector is not None:
+            self._collector.install()
+            core.add_sync_listener(self._collector.state_loaded)
         await core.start()
         self.engine.start(self._post)
 
@@ -145,6 +153,8 @@ class FixGateway:
             await self.core.stop()
         if self.directory is not None:
             self.directory.close()
+        if self._collector is not None:
+            self._collector.uninstall()
 
     @property
     def ready(self) -> bool:

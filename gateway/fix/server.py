@@ -155,10 +155,19 @@ def serve_fix(
     comp_id: str = "RFQGW",
     wait_ready: bool = True,
     metrics_port: int | None = None,
+    tune_collector: bool = False,
 ) -> FixGatewayServer:
     """Start the FIX gateway in a background thread against the cluster ``client_config`` reaches, and
     return it listening; call ``stop()`` when done (before closing an embedded node). ``metrics_port``:
-    see :class:`FixGatewayServer`."""
-    settings = FixSettings(data_dir=data_dir, gateway_id=gateway_id, host=host, port=port, comp_id=comp_id)
+    see :class:`FixGatewayServer`; ``tune_collector``: see :class:`FixSettings` (only for a gateway
+    alone in its process)."""
+    settings = FixSettings(
+        data_dir=data_dir,
+        gateway_id=gateway_id,
+        host=host,
+        port=port,
+        comp_id=comp_id,
+        tune_collector=tune_collector,
+    )
     server = FixGatewayServer(settings, command_client_factory(client_config), metrics_port=metrics_port)
     return server.start(wait_ready=wait_ready)
