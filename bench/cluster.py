@@ -67,7 +67,7 @@ from rfq.cluster.echo import EchoService
 from rfq.cluster.host import OUTBOUND_CAPACITY, Actions
 from rfq.cluster.local import LocalCluster
 from rfq.cluster.node import EmbeddedNode, NodeConfig
-from rfq.cluster.service import RfqService
+from rfq.cluster.service import LEADER, RfqService
 from rfq.codecs import rfq_sbe
 from rfq.codecs.rfq_sbe import (
     AcceptQuote,
@@ -307,6 +307,7 @@ def profile_service_path(count: int, repeats: int = 3) -> ServicePath:
 
     def on_message(collect: bool = True) -> float:
         service = RfqService()
+        service.on_role_change(LEADER)  # the leader's path: it encodes the events (followers skip it)
         actions = Actions(outbound)
         for view in setup:
             actions.position = 0
