@@ -22,7 +22,10 @@ Contract (used by the web gateway, and by the FIX gateway to come):
   (``rfq.gateway.streams``). A duplicate (the cluster's answer to a resend) is neither applied nor
   streamed twice: it is recognised by the event's identity, or, for a command of an earlier life
   resent after a restart, by its cluster time being older than the state answer that already
-  includes it (cluster time never goes back along the log). It still answers its command.
+  includes it (cluster time never goes back along the log). It still answers its command. One
+  exception: the ending of an RFQ that vanished from a state answer unheard (its broadcast lost with
+  a leader) is news even when older than the answer, which holds active RFQs only: it is applied
+  and streamed.
 - :attr:`ready` is true once the session is open, a leader is known and the state has been loaded.
 - Edges that render events their own way (FIX) register a :class:`RouteListener`: it sees every new
   event with its audience, after the mirror has applied it and before the command's future resolves
@@ -413,9 +416,8 @@ class GatewayCore:
 
     def _event(self, event: Any) -> None:
         key = _identity(event)
-        if (key is not None and key in self._seen) or getattr(
-            event, "timestamp_ms", 0
-        ) < self._stale_before_ms:
+        stale = getattr(event, "timestamp_ms", 0) < self._stale_before_ms
+        if (key is not None and key in self._seen) or (stale and not self._ends_vanished(event)):
             self.duplicates += 1
         else:
             if key is not None:
@@ -429,6 +431,14 @@ class GatewayCore:
         correlation_id = getattr(event, "correlation_id", None)
         if correlation_id is not None:
             self._resolve(correlation_id, event)
+
+    def _ends_vanished(self, event: Any) -> bool:
+        """An ending (trade, end) of an RFQ that vanished from a state answer unheard: older than the
+        answer, yet not in it (a state answer holds active RFQs only), so it is news, not a repeat."""
+        if not isinstance(event, RfqTraded | RfqEnded):
+            return False
+        rfq = self.mirror.rfq(event.rfq_id)
+        return rfq is not None and rfq.vanished
 
     def _route(self, event: Any) -> None:
         try:

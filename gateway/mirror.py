@@ -115,12 +115,16 @@ class RfqState:
     dealers: dict[int, Standing] = field(default_factory=dict)
     """Invited dealers, in the order the requester named them."""
     ended: EndReason | None = None
-    """How it ended for the requester (TRADED, CANCELED, EXPIRED, INSTRUMENT_DISABLED); None: active."""
+    """How it ended for the requester (TRADED, CANCELED, EXPIRED, INSTRUMENT_DISABLED); None: active,
+    or vanished with its ending not heard (yet)."""
     trade: Trade | None = None
+    vanished: bool = False
+    """A state answer no longer held it and its ending was not heard then (e.g. broadcast by a leader
+    that died before sending it): the ending may still arrive, in the answer to a resend."""
 
     @property
     def active(self) -> bool:
-        return self.ended is None
+        return self.ended is None and not self.vanished
 
     def parties(self) -> Iterator[int]:
         """The requester, then the dealers."""
@@ -155,9 +159,8 @@ class Mirror:
     # --- the state answer -----------------------------------------------------------------------
     def rebuild(self, records: Iterable[InstrumentRecord | RfqRecord]) -> None:
         """Replace instruments and active RFQs with a ``QueryState`` answer. Ended RFQs are kept;
-        those the mirror thought active but the cluster no longer holds move to ``ended`` with an
-        unknown ending (None is not possible there: they are marked by their absence from
-        ``active``)."""
+        those the mirror thought active but the cluster no longer holds move to ``ended``, marked
+        ``vanished`` with an unknown ending, until an answer to a resend tells it."""
         instruments: dict[int, InstrumentState] = {}
         active: dict[int, RfqState] = {}
         for record in records:
@@ -173,8 +176,10 @@ class Mirror:
                 self.highest_rfq_id = max(self.highest_rfq_id, record.rfq_id)
         self.instruments = dict(sorted(instruments.items()))
         self.by_cusip = {i.cusip: i.instrument_id for i in self.instruments.values()}
-        for rfq_id in self.active.keys() - active.keys():
-            self._end(self.active[rfq_id], None)
+        for rfq_id in sorted(self.active.keys() - active.keys()):
+            vanished = self.active[rfq_id]
+            vanished.vanished = True
+            self._end(vanished, None)
         self.active = dict(sorted(active.items()))
 
     # --- events ---------------------------------------------------------------------------------
@@ -254,7 +259,7 @@ class Mirror:
         winner = rfq.dealers.get(event.dealer_user_id)
         if winner is not None:
             winner.ended = EndReason.TRADED
-        if rfq.active:
+        if rfq.ended is None:
             self._end(rfq, EndReason.TRADED)
 
     def _ended_for(self, event: RfqEnded) -> None:
@@ -262,20 +267,18 @@ class Mirror:
         if rfq is None:
             return
         if event.recipient_user_id == rfq.requester_user_id:
-            if rfq.active:
+            if rfq.ended is None:
                 self._end(rfq, event.reason)
         else:
             standing = rfq.dealers.get(event.recipient_user_id)
             if standing is not None:
                 standing.ended = event.reason
-            if rfq.active and event.reason in (EndReason.DONE_AWAY, EndReason.TRADED):
+            if rfq.ended is None and event.reason in (EndReason.DONE_AWAY, EndReason.TRADED):
                 self._end(rfq, EndReason.TRADED)
 
     def _end(self, rfq: RfqState, reason: EndReason | None) -> None:
         rfq.ended = reason if reason is not None else rfq.ended
         self.active.pop(rfq.rfq_id, None)
-        if rfq.ended is None:
-            return  # vanished from the cluster's answer: ended while we were not listening
         self.ended[rfq.rfq_id] = rfq
         while len(self.ended) > self._ended_capacity:
             self.ended.popitem(last=False)

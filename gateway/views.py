@@ -132,7 +132,8 @@ class DealerStandingView(_View):
     counter: CounterView | None = None
 
 
-RequesterStatus = Literal["live", "traded", "canceled", "expired", "instrument_disabled"]
+RequesterStatus = Literal["live", "traded", "canceled", "expired", "instrument_disabled", "ended"]
+"""``ended``: it ended while the gateway was not listening, and how is not known (yet)."""
 DealerStatus = Literal[
     "live", "passed", "traded", "done_away", "traded_elsewhere", "canceled", "expired", "instrument_disabled"
 ]
@@ -638,7 +639,7 @@ def _end_reason(
 
 def _requester_status(rfq: RfqState) -> RequesterStatus:
     if rfq.ended is None:
-        return "live"
+        return "ended" if rfq.vanished else "live"
     if rfq.ended is EndReason.TRADED:
         return "traded"
     statuses: dict[EndReason, RequesterStatus] = {

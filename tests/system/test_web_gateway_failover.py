@@ -275,6 +275,7 @@ def check_exactly_once(
             response = http.get(f"/v1/rfqs/{result['rfq_id']}")
             if response.status_code == 404 and restarted:
                 continue  # ended before the gateway restarted: unknown to it (docs/gateway.md, known limits)
+            assert response.status_code == 200, (result["rfq_id"], response.status_code, response.text)
             rfq = response.json()
             assert rfq["client_order_id"] == result["cl_ord_id"], rfq
             assert rfq["status"] == "traded", rfq

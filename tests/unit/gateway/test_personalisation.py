@@ -186,6 +186,27 @@ def test_a_mirror_rebuilt_from_a_state_answer_shows_the_same_views(market: Marke
     assert rebuilt.instruments == market.mirror.instruments
 
 
+def test_an_rfq_that_vanished_from_a_state_answer_is_kept_until_its_ending_is_heard(market: Market) -> None:
+    """The trade's broadcast is lost (its leader died); the state answer no longer holds the RFQ; the
+    answer to the requester's resend brings the trade later. The RFQ never disappears meanwhile."""
+    quote_b = market.mirror.active[1].dealers[B].quote
+    assert quote_b is not None
+    outcome = market.sm.apply(
+        AcceptQuote(correlation_id=500, user_id=ALICE, rfq_id=1, quote_id=quote_b.quote_id), market.now + 5
+    )
+    answer = market.sm.apply(QueryState(correlation_id=999, user_id=1), market.now + 10).events
+    market.mirror.rebuild([r for r in answer if isinstance(r, InstrumentRecord | RfqRecord)])
+    rfq = market.mirror.rfq(1)
+    assert rfq is not None and rfq.vanished and not rfq.active and 1 not in market.mirror.active
+    view = market.views.rfq_view(rfq, ALICE)
+    assert view is not None and view.status == "ended"  # not "live", and not a 404
+    for event in outcome.events:  # the resend's answer: the original events
+        market.mirror.apply(event)
+    statuses = {u: market.views.rfq_view(rfq, u).status for u in (ALICE, B)}  # type: ignore[union-attr]
+    assert statuses == {ALICE: "traded", B: "traded"}
+    assert rfq.trade is not None and rfq.trade.dealer_user_id == B
+
+
 def test_rfq_events_render_the_same_when_read_later_so_streams_render_them_lazily(market: Market) -> None:
     quote_b = market.mirror.active[1].dealers[B].quote
     assert quote_b is not None

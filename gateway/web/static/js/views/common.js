@@ -10,6 +10,7 @@ const REQUESTER_STATUS = {
   canceled: "Cancelled",
   expired: "Expired",
   instrument_disabled: "Cancelled: instrument disabled",
+  ended: "Ended (outcome not known yet)",
   unknown: "Ended (outcome not known here)",
 };
 
