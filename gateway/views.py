@@ -135,8 +135,17 @@ class DealerStandingView(_View):
 RequesterStatus = Literal["live", "traded", "canceled", "expired", "instrument_disabled", "ended"]
 """``ended``: it ended while the gateway was not listening, and how is not known (yet)."""
 DealerStatus = Literal[
-    "live", "passed", "traded", "done_away", "traded_elsewhere", "canceled", "expired", "instrument_disabled"
+    "live",
+    "passed",
+    "traded",
+    "done_away",
+    "traded_elsewhere",
+    "canceled",
+    "expired",
+    "instrument_disabled",
+    "ended",
 ]
+"""``ended``: as for the requester (``RequesterStatus``)."""
 
 
 class RequesterRfqView(_View):
@@ -354,7 +363,7 @@ class Personaliser:
         mine = rfq.trade is not None and rfq.trade.dealer_user_id == user_id
         return DealerRfqView(
             rfq_id=rfq.rfq_id,
-            status=_dealer_status(standing, mine),
+            status=_dealer_status(standing, mine, rfq.vanished),
             instrument=self.instrument_ref(rfq.instrument_id),
             side=_side(rfq.side),
             quantity=rfq.quantity,
@@ -650,11 +659,11 @@ def _requester_status(rfq: RfqState) -> RequesterStatus:
     return statuses.get(rfq.ended, "live")
 
 
-def _dealer_status(standing: Standing, mine: bool) -> DealerStatus:
+def _dealer_status(standing: Standing, mine: bool, vanished: bool) -> DealerStatus:
     if mine:
         return "traded"
     if standing.state is DealerState.PASSED:
         return "passed"
     if standing.ended is None:
-        return "live"
+        return "ended" if vanished else "live"
     return _ENDINGS[standing.ended]

@@ -198,8 +198,9 @@ def test_an_rfq_that_vanished_from_a_state_answer_is_kept_until_its_ending_is_he
     market.mirror.rebuild([r for r in answer if isinstance(r, InstrumentRecord | RfqRecord)])
     rfq = market.mirror.rfq(1)
     assert rfq is not None and rfq.vanished and not rfq.active and 1 not in market.mirror.active
-    view = market.views.rfq_view(rfq, ALICE)
-    assert view is not None and view.status == "ended"  # not "live", and not a 404
+    for user in (ALICE, A, B):
+        view = market.views.rfq_view(rfq, user)
+        assert view is not None and view.status == "ended", user  # not "live", and not a 404
     for event in outcome.events:  # the resend's answer: the original events
         market.mirror.apply(event)
     statuses = {u: market.views.rfq_view(rfq, u).status for u in (ALICE, B)}  # type: ignore[union-attr]

@@ -23,6 +23,7 @@ const DEALER_STATUS = {
   canceled: "Cancelled by the client",
   expired: "Expired",
   instrument_disabled: "Cancelled: instrument disabled",
+  ended: "Ended (outcome not known yet)",
   unknown: "Ended (outcome not known here)",
 };
 
