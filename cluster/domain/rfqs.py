@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from typing import Any
 
 from rfq.codecs.rfq_sbe import DealerState, EndReason, Side
 
@@ -31,7 +30,6 @@ DEFAULT_ENDED_CAPACITY = 100_000
 """Recently ended RFQs remembered with their end reason (about 2 MB of snapshot when full)."""
 
 _QUOTED = DealerState.QUOTED
-_new: Any = object.__new__
 _BUY = Side.BUY
 
 QUOTING_STATES: frozenset[DealerState] = frozenset({DealerState.QUOTED, DealerState.WITHDRAWN})
@@ -159,36 +157,6 @@ class Rfq:
     def __repr__(self) -> str:
         fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in sorted(self.__slots__))
         return f"Rfq({fields})"
-
-
-def new_rfq(
-    *,
-    rfq_id: int,
-    correlation_id: int,
-    requester_user_id: int,
-    instrument_id: int,
-    side: Side,
-    quantity: int,
-    expire_time_ms: int,
-    created_time_ms: int,
-    cl_ord_id: str,
-    dealers: dict[int, Dealer],
-) -> Rfq:
-    """``Rfq(...)``, the same keywords and result, ~2x cheaper (measured ~0.9 µs against ~1.8 µs): a
-    class called with keywords gets them as a dict in CPython 3.11, a function does not. Every create
-    makes one."""
-    rfq: Rfq = _new(Rfq)
-    rfq.rfq_id = rfq_id
-    rfq.correlation_id = correlation_id
-    rfq.requester_user_id = requester_user_id
-    rfq.instrument_id = instrument_id
-    rfq.side = side
-    rfq.quantity = quantity
-    rfq.expire_time_ms = expire_time_ms
-    rfq.created_time_ms = created_time_ms
-    rfq.cl_ord_id = cl_ord_id
-    rfq.dealers = dealers
-    return rfq
 
 
 class RfqBook:

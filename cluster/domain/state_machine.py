@@ -36,7 +36,6 @@ from rfq.cluster.domain.rfqs import (
     Dealer,
     Rfq,
     RfqBook,
-    new_rfq,
 )
 from rfq.cluster.domain.snapshot import instrument_record, read_snapshot, rfq_record, write_snapshot
 from rfq.cluster.domain.timers import TimerPort
@@ -367,7 +366,7 @@ class StateMachine:
         rfq_id = rfqs.next_id()
         side, cl_ord_id = command.side, command.cl_ord_id
         rfqs.put(
-            new_rfq(
+            Rfq(
                 rfq_id=rfq_id,
                 correlation_id=command.correlation_id,
                 requester_user_id=requester,
