@@ -27,6 +27,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
+import math
 import secrets
 import sqlite3
 import time
@@ -123,6 +124,10 @@ class FixCredentials:
         return hmac.compare_digest(hashlib.scrypt(password.encode(), salt=self.salt, **_SCRYPT), self.digest)
 
 
+TOKEN_RECHECK_S = 0.25
+"""How stale :meth:`Directory.authenticate`'s memory of tokens may be when another process revokes one."""
+
+
 class DirectoryError(ValueError):
     """A directory change that cannot be made (a name or login already taken, an unknown user...)."""
 
@@ -146,6 +151,11 @@ class Directory:
         self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
         self._known: dict[str, User] = {}
         """Users found by :meth:`users_by_names`, by name."""
+        self._tokens: dict[str, User] = {}
+        """Users found by :meth:`authenticate`, by token digest: emptied by every write through this
+        object, and when :meth:`authenticate` sees that another connection changed the file."""
+        self._data_version = -1
+        self._tokens_checked = -math.inf
         self._db.execute("PRAGMA foreign_keys = ON")
         if self.path != ":memory:":
             self._db.execute("PRAGMA journal_mode = WAL")
@@ -177,6 +187,7 @@ class Directory:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+        self._tokens.clear()
 
     # --- epoch ----------------------------------------------------------------------------------
     def next_epoch(self) -> int:
@@ -291,13 +302,33 @@ class Directory:
         return token
 
     def authenticate(self, token: str) -> User | None:
-        """The user a bearer token belongs to, or None for an unknown or revoked token."""
+        """The user a bearer token belongs to, or None for an unknown or revoked token.
+
+        Called on every request, so a known token is answered from memory: a token revoked through
+        this object stops working at once, one revoked by another process (``rfq admin``, another
+        gateway) within :data:`TOKEN_RECHECK_S`, the longest this waits before asking SQLite whether
+        another connection changed the file (``PRAGMA data_version``). Each statement gives up the GIL,
+        which costs milliseconds on a busy gateway."""
+        now = time.monotonic()
+        if now - self._tokens_checked >= TOKEN_RECHECK_S:
+            self._tokens_checked = now
+            (version,) = self._db.execute("PRAGMA data_version").fetchone()
+            if version != self._data_version:
+                self._data_version = version
+                self._tokens.clear()
+        digest = token_digest(token)
+        user = self._tokens.get(digest)
+        if user is not None:
+            return user
         row = self._db.execute(
             "SELECT u.user_id, u.name, u.role, u.default_dealer FROM api_tokens t"
             " JOIN users u ON u.user_id = t.user_id WHERE t.token_sha256 = ?",
-            (token_digest(token),),
+            (digest,),
         ).fetchone()
-        return None if row is None else _user(row)
+        if row is None:
+            return None
+        user = self._tokens[digest] = _user(row)
+        return user
 
     def revoke_token(self, token: str) -> bool:
         """Forget a token; True if it existed."""

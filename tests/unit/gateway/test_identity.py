@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from rfq.gateway import identity
 from rfq.gateway.identity import Directory, DirectoryError, Instrument, Role, token_digest
 
 
@@ -62,6 +63,24 @@ def test_tokens_are_stored_as_hashes_and_shown_once(directory: Directory, tmp_pa
     assert not directory.revoke_token(token)
     with pytest.raises(DirectoryError):
         directory.issue_token(999)
+
+
+def test_a_token_revoked_by_another_process_stops_working_within_the_recheck_period(
+    directory: Directory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice = directory.add_user("alice", "trader")
+    token = directory.issue_token(alice.user_id)
+    clock = [1_000.0]
+    monkeypatch.setattr(identity.time, "monotonic", lambda: clock[0])  # type: ignore[attr-defined]
+    assert directory.authenticate(token) == alice  # now remembered
+    other = Directory(tmp_path / "gateway.sqlite")  # `rfq admin`, while the gateway runs
+    assert other.revoke_token(token)
+    other.close()
+    clock[0] += identity.TOKEN_RECHECK_S / 2
+    assert directory.authenticate(token) == alice  # from memory: SQLite is not asked yet
+    clock[0] += identity.TOKEN_RECHECK_S
+    assert directory.authenticate(token) is None
+    assert directory.authenticate(token) is None
 
 
 def test_users_found_by_name_are_remembered_and_users_added_elsewhere_are_found_at_once(
