@@ -657,7 +657,7 @@ def client_driver() -> Iterator[str]:
         jvm.jclass("io.aeron.driver.MediaDriver$Context")()
         .aeronDirectoryName(str(folder))
         .threadingMode(jvm.jclass("io.aeron.driver.ThreadingMode").SHARED)
-        .sharedIdleStrategy(jvm.jclass("org.agrona.concurrent.BackoffIdleStrategy")(10, 20, 1_000, 1_000_000))
+        .sharedIdleStrategy(jvm.idle_strategy())
         .dirDeleteOnStart(True)
         .dirDeleteOnShutdown(True)
         .termBufferSparseFile(True)

@@ -28,6 +28,9 @@ from rfq.topology import Topology, free_port_base
 
 RFQ = (sys.executable, "-m", "rfq")
 """The ``rfq`` CLI, by default the command line every process starts with."""
+LATENCY_MAX_PARK_US = 100
+"""The benches measure a single node and its gateways tuned for latency on one machine, as ``rfq run``
+is (README, "Latency and idle CPU"): their idle Aeron agents park at most 100 µs, not 1 ms."""
 
 
 def free_tcp_port() -> int:
@@ -44,7 +47,11 @@ class Deployment:
     bench passes a wrapper of its own (bench/gateway.py names the Python threads for /proc and traces
     the web gateway) that must end up calling the ``rfq`` CLI with the arguments after it."""
 
-    def __init__(self, prefix: str, launcher: Sequence[str] = RFQ) -> None:
+    def __init__(
+        self, prefix: str, launcher: Sequence[str] = RFQ, idle_max_park_us: int = LATENCY_MAX_PARK_US
+    ) -> None:
+        """``idle_max_park_us``: every process's ``--idle-max-park-us``."""
+        self.idle_args = (f"--idle-max-park-us={idle_max_park_us}",)
         self.base = Path(tempfile.mkdtemp(prefix=prefix))
         self.gateway_dir = self.base / "gateway"
         """The gateways' data dir (the directory, ``gateway.sqlite``): seed it before they start."""
@@ -63,7 +70,9 @@ class Deployment:
         """Start the one-member cluster (``launcher``: this process's, instead of the deployment's);
         the gateways connect once it has elected itself (their ``/readyz`` says when: :meth:`wait_ready`)."""
         topology = Topology(hosts=("localhost",), port_base=free_port_base())
-        self.cluster = LocalCluster(self.base / "cluster", topology, launcher=launcher or self.launcher)
+        self.cluster = LocalCluster(
+            self.base / "cluster", topology, node_args=self.idle_args, launcher=launcher or self.launcher
+        )
         self.cluster.start()
 
     def start_gateway(
@@ -81,6 +90,7 @@ class Deployment:
             "gateway",
             kind,
             *args,
+            *self.idle_args,
             f"--cluster={self.cluster.topology.ingress_endpoints()}",
             f"--secret-file={self.cluster.secret_file}",
             f"--data-dir={self.gateway_dir}",

@@ -44,7 +44,7 @@ from rfq.gateway.identity import Directory
 from rfq.topology import free_port_base
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/ is a folder of scripts
-from bench.deployment import Deployment, free_tcp_port
+from bench.deployment import LATENCY_MAX_PARK_US, Deployment, free_tcp_port
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "fix.md"
@@ -70,8 +70,8 @@ class Processes:
     """A one-node cluster, a web gateway and a FIX gateway, each a process of its own
     (bench/deployment.py, shared with bench/gateway.py)."""
 
-    def __init__(self) -> None:
-        self.deployment = Deployment("rfq-bench-fix-")
+    def __init__(self, idle_max_park_us: int) -> None:
+        self.deployment = Deployment("rfq-bench-fix-", idle_max_park_us=idle_max_park_us)
         self.fix_port = free_tcp_port()
         self.ops_token = seed(self.deployment.gateway_dir)
         self.url = ""
@@ -91,7 +91,8 @@ class Processes:
 class Platform:
     """``rfq run --no-demo`` in a temporary folder, with a seeded directory (``--embedded``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, idle_max_park_us: int) -> None:
+        self.idle_max_park_us = idle_max_park_us
         self.base = Path(tempfile.mkdtemp(prefix="rfq-bench-fix-"))
         self.fix_port = free_tcp_port()
         self.ops_token = seed(self.base / "gateway")
@@ -110,6 +111,7 @@ class Platform:
             "--web-port=0",
             f"--fix-port={self.fix_port}",
             f"--port-base={free_port_base()}",
+            f"--idle-max-park-us={self.idle_max_park_us}",
         ]
         self.process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         assert self.process.stdout is not None
@@ -273,10 +275,17 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--smoke", action="store_true", help="2 s warm-up, 3 s measured, nothing written")
     parser.add_argument("--embedded", action="store_true", help="rfq run: node and gateways in one process")
+    parser.add_argument(
+        "--idle-max-park-us",
+        type=int,
+        default=LATENCY_MAX_PARK_US,
+        help="every process's --idle-max-park-us (README, 'Latency and idle CPU') [%(default)s]",
+    )
     args = parser.parse_args()
     if args.smoke:
         args.warmup, args.seconds = 2.0, 3.0
-    platform: Processes | Platform = Platform() if args.embedded else Processes()
+    kind = Platform if args.embedded else Processes
+    platform: Processes | Platform = kind(args.idle_max_park_us)
     try:
         platform.start()
         headers = {"Authorization": f"Bearer {platform.ops_token}"}
@@ -306,7 +315,7 @@ def main() -> None:
             "`rfq run --no-demo` (one embedded node, web and FIX gateways in one process)"
             if args.embedded
             else "`rfq node` (one member), `rfq gateway web` and `rfq gateway fix`, each a process"
-        )
+        ) + f", with `--idle-max-park-us {args.idle_max_park_us}`"
         row = [
             len(latencies),
             missing,

@@ -82,7 +82,7 @@ from rfq.cluster.domain.cusip import check_digit
 from rfq.gateway.identity import Directory
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/ is a folder of scripts
-from bench.deployment import Deployment, free_tcp_port
+from bench.deployment import LATENCY_MAX_PARK_US, Deployment, free_tcp_port
 
 RESULTS = Path(__file__).resolve().parent / "results" / "gateway.md"
 TARGET_P99_MS = 10.0
@@ -109,8 +109,8 @@ class Platform:
     started through this file (``serve_wrapped``: Python threads named for /proc, and in the gateway
     the trace); :meth:`stop` ends them and removes their folders."""
 
-    def __init__(self) -> None:
-        self.deployment = Deployment("rfq-bench-gateway-")
+    def __init__(self, idle_max_park_us: int) -> None:
+        self.deployment = Deployment("rfq-bench-gateway-", idle_max_park_us=idle_max_park_us)
         self.directory_path = self.deployment.gateway_dir / "gateway.sqlite"
         """Seed it before :meth:`start`."""
         self.url = ""
@@ -875,6 +875,7 @@ class Config:
     sse_rate: float
     sse_seconds: float
     client: str = "asyncio"
+    idle_max_park_us: int = LATENCY_MAX_PARK_US
 
 
 @dataclass
@@ -1219,7 +1220,9 @@ def render(
         "GIL): the node (`rfq node`, one member, its Python service in that process) and the web gateway "
         "(`rfq gateway web`, with its own media driver, to the node over UDP on loopback), started by "
         "bench/deployment.py, its users seeded before it starts; no FIX gateway (bench-fix measures that "
-        "one). 'platform' below is both processes together. The "
+        f"one). Both run with `--idle-max-park-us {config.idle_max_park_us}` (their idle Aeron agents "
+        "park at most that long; README, 'Latency and idle CPU'). 'platform' below is both processes "
+        "together. The "
         f"load generator is the bench's process: asyncio, {client}, open loop: "
         "request *i* is due at t0 + i/rate and sent then whatever the others are doing; latency is from "
         "that due time to the response (no coordinated omission). 'generator lag' is how late the "
@@ -1623,6 +1626,12 @@ def main() -> int:
     parser.add_argument(
         "--no-fix", action="store_true", help="do not run bench/fix.py for the summary's FIX figures"
     )
+    parser.add_argument(
+        "--idle-max-park-us",
+        type=int,
+        default=LATENCY_MAX_PARK_US,
+        help="the node's and the gateway's --idle-max-park-us (README, 'Latency and idle CPU') [%(default)s]",
+    )
     parser.add_argument("--smoke", action="store_true", help="short runs, no report written")
     args = parser.parse_args()
     config = Config(
@@ -1634,6 +1643,7 @@ def main() -> int:
         sse_rate=args.sse_rate,
         sse_seconds=args.sse_seconds if args.sse_seconds is not None else 2.0 if args.smoke else 10.0,
         client=args.client,
+        idle_max_park_us=args.idle_max_park_us,
     )
     if args.smoke:
         config.step_rates = config.step_rates[:2]
@@ -1642,7 +1652,7 @@ def main() -> int:
 
     # a SIGTERM (make interrupted, a CI timeout) ends the bench through its finally blocks too
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))
-    platform_ = Platform()
+    platform_ = Platform(config.idle_max_park_us)
     trace_path = platform_.deployment.base / "trace.json"
     loads_before = os.getloadavg()
     try:

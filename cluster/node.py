@@ -13,6 +13,7 @@ idles with a backoff strategy instead of spinning.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import shutil
@@ -83,6 +84,9 @@ class NodeConfig:
     session_timeout_ms: int = 10_000
     """A client session silent this long is closed (gateways send keep-alives every second). Long
     enough to outlive a failover; shorter frees a dead gateway's session sooner."""
+    idle_max_park_us: int = jvm.DEFAULT_MAX_PARK_US
+    """The longest an idle agent of this node (driver, archive, consensus module, service) parks
+    (:func:`rfq.jvm.idle_strategy`): shorter answers sooner after a silence, for more idle CPU."""
     stale_mark_file_wait_s: float = 20.0
     """How long a restart waits for a crashed predecessor's mark files to go stale."""
     cluster_secret: bytes | None = None
@@ -92,6 +96,8 @@ class NodeConfig:
         if not 0 <= self.member_id < self.topology.size:
             raise ValueError(f"member id {self.member_id} is not in a {self.topology.size}-member cluster")
         timeouts = {name: getattr(self, name) for name in TIMEOUT_FIELDS}
+        if self.idle_max_park_us <= 0:
+            raise ValueError(f"the longest park must be positive, not {self.idle_max_park_us} µs")
         if any(value <= 0 for value in timeouts.values()):
             raise ValueError(f"timeouts and intervals must be positive: {timeouts}")
         if self.leader_heartbeat_interval_ms * 2 > self.leader_heartbeat_timeout_ms:
@@ -105,11 +111,6 @@ class NodeConfig:
     def host(self) -> str:
         """The host name this member listens on."""
         return self.topology.hosts[self.member_id]
-
-
-def _backoff() -> Any:
-    # spins, yields, then parks from 1 µs up to 1 ms: idle CPU stays low on two cores
-    return jvm.jclass("org.agrona.concurrent.BackoffIdleStrategy")(10, 20, 1_000, 1_000_000)
 
 
 def _supplier(factory: Any) -> Any:
@@ -226,13 +227,14 @@ class EmbeddedNode:
         host = cfg.host
         aeron_dir = str(self.aeron_dir)
         cluster_dir = jvm.jclass("java.io.File")(str(self.base_dir / "cluster"))
+        idle = functools.partial(jvm.idle_strategy, cfg.idle_max_park_us)
         archive_dir = jvm.jclass("java.io.File")(str(self.base_dir / "archive"))
 
         driver_ctx = (
             jvm.jclass("io.aeron.driver.MediaDriver$Context")()
             .aeronDirectoryName(aeron_dir)
             .threadingMode(jvm.jclass("io.aeron.driver.ThreadingMode").SHARED)
-            .sharedIdleStrategy(_backoff())
+            .sharedIdleStrategy(idle())
             .dirDeleteOnStart(True)
             .dirDeleteOnShutdown(True)
             .termBufferSparseFile(True)
@@ -251,7 +253,7 @@ class EmbeddedNode:
             .replicationChannel(f"aeron:udp?endpoint={host}:0")
             .recordingEventsEnabled(False)
             .threadingMode(jvm.jclass("io.aeron.archive.ArchiveThreadingMode").SHARED)
-            .idleStrategySupplier(_supplier(_backoff))
+            .idleStrategySupplier(_supplier(idle))
             .archiveClientContext(
                 jvm.jclass("io.aeron.archive.client.AeronArchive$Context")().controlResponseChannel(
                     f"aeron:udp?endpoint={host}:0"
@@ -293,7 +295,7 @@ class EmbeddedNode:
             .electionStatusIntervalNs(cfg.election_status_interval_ms * _MS)
             .startupCanvassTimeoutNs(cfg.startup_canvass_timeout_ms * _MS)
             .sessionTimeoutNs(cfg.session_timeout_ms * _MS)
-            .idleStrategySupplier(_supplier(_backoff))
+            .idleStrategySupplier(_supplier(idle))
         )
         # called on an Aeron thread, once, when the cluster terminates this node
         termination_hook = jpype.JProxy("java.lang.Runnable", dict={"run": self.terminated.set})
@@ -317,7 +319,7 @@ class EmbeddedNode:
             .clusterDir(cluster_dir)
             .clusteredService(service_object)
             .serviceId(0)
-            .idleStrategySupplier(_supplier(_backoff))
+            .idleStrategySupplier(_supplier(idle))
             .terminationHook(termination_hook)
         )
         if self.host is not None:  # a Python service: its agent must run on Python threads

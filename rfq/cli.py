@@ -19,7 +19,7 @@ import click
 
 from rfq import __version__, admin, cluster_cli, jvm, logs
 from rfq.credentials import SECRET_ENV, load_secret
-from rfq.node_options import failover_options, status_options
+from rfq.node_options import failover_options, idle_option, status_options
 from rfq.topology import DEFAULT_PORT_BASE, Topology
 
 
@@ -44,6 +44,10 @@ admin.register(main)
 
 
 SERVICES = ("rfq", "echo")
+RUN_MAX_PARK_US = 100
+"""``rfq run``'s longest park: the embedded platform is one node and its gateways on one machine,
+where answering in under a millisecond is worth ~0.1 core of idle CPU (README, "Latency and idle
+CPU"); a member of a multi-node cluster keeps Aeron's 1 ms unless told otherwise."""
 
 
 def _service(name: str, digest_dir: Path | None) -> Any:
@@ -123,6 +127,7 @@ service_option = click.option(
 @click.option(
     "--fix-port", type=int, default=9878, show_default=True, help="The FIX gateway's port (0: any free)."
 )
+@idle_option(default=RUN_MAX_PARK_US)
 def run(
     base_dir: Path | None,
     port_base: int,
@@ -132,6 +137,7 @@ def run(
     web_port: int,
     fix: bool,
     fix_port: int,
+    idle_max_park_us: int,
 ) -> None:
     """Start the embedded single-node platform in this process; Ctrl-C stops it cleanly.
 
@@ -146,7 +152,7 @@ def run(
     from rfq.topology import STATUS_OFFSET
 
     topology = Topology(port_base=port_base)
-    config = NodeConfig(topology=topology, base_dir=base_dir)
+    config = NodeConfig(topology=topology, base_dir=base_dir, idle_max_park_us=idle_max_park_us)
     jvm.start()
     with (
         stop_signals() as stop,
@@ -274,6 +280,7 @@ def _start_fix(node: Any, base_dir: Path | None, port: int) -> Any:
 @service_option
 @status_options
 @failover_options
+@idle_option(default=jvm.DEFAULT_MAX_PARK_US)
 def node(
     member_id: int,
     hosts: str,
@@ -287,6 +294,7 @@ def node(
     status_host: str,
     status_port: int | None,
     timeouts: dict[str, Any],
+    idle_max_park_us: int,
 ) -> None:
     """Run one member of a multi-node cluster (Aeron over UDP) until SIGINT or SIGTERM.
 
@@ -306,6 +314,7 @@ def node(
         aeron_dir=aeron_dir,
         fresh_start=fresh,
         cluster_secret=secret,
+        idle_max_park_us=idle_max_park_us,
         **timeouts,
     )
     if status_port is None:
@@ -430,6 +439,7 @@ def gateway() -> None:
     help="Seconds a request waits for the cluster's answer before 503 + Retry-After (the command "
     "stays pending; a retry with the same Idempotency-Key gets its outcome).",
 )
+@idle_option(default=jvm.DEFAULT_MAX_PARK_US)
 def gateway_web(
     endpoints: str | None,
     port_base: int,
@@ -440,6 +450,7 @@ def gateway_web(
     data_dir: Path,
     gateway_id: int,
     outcome_timeout: float,
+    idle_max_park_us: int,
 ) -> None:
     """Serve the REST API, the event stream and OpenAPI, for the cluster at --cluster."""
     from rfq.gateway.cluster_client import ClientConfig
@@ -449,6 +460,7 @@ def gateway_web(
     config = ClientConfig(
         ingress_endpoints=endpoints or Topology(port_base=port_base).ingress_endpoints(),
         credentials=credentials,
+        idle_max_park_us=idle_max_park_us,
     )
     jvm.start()
     with stop_signals() as stop:
@@ -501,6 +513,7 @@ def gateway_web(
     show_default=True,
     help="Serve Prometheus metrics (GET /metrics) on --host at this port (0: any free; -1: none).",
 )
+@idle_option(default=jvm.DEFAULT_MAX_PARK_US)
 def gateway_fix(
     endpoints: str | None,
     port_base: int,
@@ -512,6 +525,7 @@ def gateway_fix(
     gateway_id: int,
     comp_id: str,
     metrics_port: int,
+    idle_max_park_us: int,
 ) -> None:
     """Accept FIX 4.4 sessions (QuickFIX/J; logins from the directory) for the cluster at --cluster.
 
@@ -524,6 +538,7 @@ def gateway_fix(
     config = ClientConfig(
         ingress_endpoints=endpoints or Topology(port_base=port_base).ingress_endpoints(),
         credentials=credentials,
+        idle_max_park_us=idle_max_park_us,
     )
     jvm.start()
     with stop_signals() as stop:

@@ -61,3 +61,20 @@ def status_options(command: F) -> F:
         help="Address the status endpoint listens on (its POST /snapshot has no authentication: "
         "keep it on loopback or a private network).",
     )(command)
+
+
+IDLE_ENV = "RFQ_AERON_MAX_PARK_US"
+
+
+def idle_option(default: int) -> Callable[[F], F]:
+    """``--idle-max-park-us`` (or ``RFQ_AERON_MAX_PARK_US``): the longest an idle Aeron agent of this
+    process parks (:func:`rfq.jvm.idle_strategy`; README, "Latency and idle CPU")."""
+    return click.option(
+        "--idle-max-park-us",
+        type=click.IntRange(1, 1_000_000),
+        default=default,
+        show_default=True,
+        envvar=IDLE_ENV,
+        help="Longest park of this process's idle Aeron agents, in µs (env "
+        f"{IDLE_ENV}): shorter answers sooner after a silence, for more idle CPU.",
+    )
