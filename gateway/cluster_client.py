@@ -62,6 +62,9 @@ class ClientConfig:
     restarting member: measured, a session closed then and the failover took 10 s instead of 3."""
     credentials: bytes | None = None
     """Sent to the cluster's authenticator when the session opens."""
+    idle_max_park_us: int = jvm.DEFAULT_MAX_PARK_US
+    """The longest the embedded media driver's idle agent parks (:func:`rfq.jvm.idle_strategy`); a
+    shared driver (``aeron_dir``) keeps its own."""
 
 
 class ClusterClient:
@@ -83,6 +86,7 @@ class ClusterClient:
         self._egress: SharedBuffer | None = None
         self._listener: Any = None
         self._args: SharedBuffer | None = None
+        self._waiter: Any = None
 
     # --- lifecycle ----------------------------------------------------------------------------
     def connect(self) -> ClusterClient:
@@ -96,6 +100,7 @@ class ClusterClient:
             self._egress.byte_buffer,
             self._args.byte_buffer,
         )
+        self._waiter = jvm.jclass("rfq.client.EgressWaiter")(self.config.idle_max_park_us * 1_000)
         aeron_dir = self.config.aeron_dir or self._launch_driver()
         ctx = (
             jvm.jclass("io.aeron.cluster.client.AeronCluster$Context")()
@@ -156,6 +161,20 @@ class ClusterClient:
             raise ClusterClientError("the client is not connected")
         return int(self._cluster.pollEgress())
 
+    def wait(self, timeout_s: float) -> int:
+        """Poll egress until a frame arrives (delivered to ``on_frame``), :meth:`wake` is called, the
+        session closes, or ``timeout_s`` passes; return the frames delivered. The thread idles in Java
+        meanwhile (rfq.client.EgressWaiter: why), holding no GIL."""
+        if self._cluster is None:
+            raise ClusterClientError("the client is not connected")
+        return int(self._waiter.awaitEgress(self._cluster, int(timeout_s * 1e9)))
+
+    def wake(self) -> None:
+        """End the polling thread's current or next :meth:`wait` early; any thread may call it."""
+        waiter = self._waiter
+        if waiter is not None:
+            waiter.wake()
+
     def send_keep_alive(self) -> bool:
         """Tell the cluster this idle session is alive (sessions time out otherwise)."""
         return bool(self._cluster is not None and self._cluster.sendKeepAlive())
@@ -187,9 +206,7 @@ class ClusterClient:
             jvm.jclass("io.aeron.driver.MediaDriver$Context")()
             .aeronDirectoryName(str(self._driver_dir))
             .threadingMode(jvm.jclass("io.aeron.driver.ThreadingMode").SHARED)
-            .sharedIdleStrategy(
-                jvm.jclass("org.agrona.concurrent.BackoffIdleStrategy")(10, 20, 1_000, 1_000_000)
-            )
+            .sharedIdleStrategy(jvm.idle_strategy(self.config.idle_max_park_us))
             .dirDeleteOnStart(True)
             .dirDeleteOnShutdown(True)
             .termBufferSparseFile(True)

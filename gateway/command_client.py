@@ -236,6 +236,22 @@ class CommandClient:
                 work += 1
         return work
 
+    def wait(self, timeout_s: float) -> int:
+        """Wait up to ``timeout_s`` for egress, idling in Java (:meth:`ClusterClient.wait`), and
+        deliver what arrives; return the frames delivered. :meth:`wake` ends the wait early. Without a
+        session (:meth:`poll` reconnects) it sleeps ``timeout_s``."""
+        try:
+            if not self._client.is_closed:
+                return self._client.wait(timeout_s)
+        except ClusterClientError:
+            pass
+        time.sleep(timeout_s)
+        return 0
+
+    def wake(self) -> None:
+        """End the polling thread's current or next :meth:`wait` (from any thread)."""
+        self._client.wake()
+
     def drain(self, timeout_s: float) -> bool:
         """Poll until no command is pending or ``timeout_s`` passes; True when all were answered."""
         deadline = self._clock() + timeout_s

@@ -78,15 +78,9 @@ QUERY_USER_ID = 1
 """The user id a ``QueryState`` carries: the cluster checks only its range; no user sees the answer."""
 KEEP_ALIVE_S = 1.0
 STATUS_CHECK_S = 0.005
-"""How often the cluster thread asks the transport whether the session is open and who leads."""
-AWAIT_POLL_S = (0.0001, 0.0005)
-"""While an outcome is awaited, the cluster thread polls every 0.1 ms for its first idle rounds, then
-every 0.5 ms: each poll is two calls into the JVM, each a GIL hand-off that the edge's event loop pays
-for; a round trip through the cluster takes milliseconds, so polling at 10 kHz throughout cost a fifth
-of a core and the event loop's time, for at most 0.4 ms of latency saved."""
-AWAIT_FAST_ROUNDS = 10
-IDLE_POLL_S = (0.0005, 0.002)
-"""With nothing awaited: every 0.5 ms, and every 2 ms after ~1 s of silence (broadcasts still come)."""
+"""How often the cluster thread asks the transport whether the session is open and who leads; also
+the longest it waits for egress in one go (:meth:`Transport.wait`, which idles in Java and ends as
+soon as a frame arrives or the event loop queues a command)."""
 DEDUPE_CAPACITY = 200_000
 """Identities of recent events remembered to recognise the cluster's answers to resends."""
 
@@ -101,6 +95,14 @@ class Transport(Protocol):
     def submit_frame(self, correlation_id: int, frame: bytes) -> None: ...
 
     def poll(self) -> int: ...
+
+    def wait(self, timeout_s: float) -> int:
+        """Wait for egress (delivering it) until some arrives, :meth:`wake`, or ``timeout_s``."""
+        ...
+
+    def wake(self) -> None:
+        """End the current or next :meth:`wait` early; called from the event loop."""
+        ...
 
     def send_keep_alive(self) -> bool: ...
 
@@ -175,7 +177,6 @@ class GatewayCore:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
-        self._wake = threading.Event()
         self._inbox: queue.SimpleQueue[tuple[int, bytes]] = queue.SimpleQueue()
         self._futures: dict[int, asyncio.Future[Any]] = {}
         self._queries: set[int] = set()
@@ -214,7 +215,7 @@ class GatewayCore:
     async def stop(self) -> None:
         """Stop the thread and close the session; awaiting futures fail with ClusterUnavailableError."""
         self._stop.set()
-        self._wake.set()
+        self._wake_cluster_thread()
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join, 30.0)
         for future in self._futures.values():
@@ -257,7 +258,7 @@ class GatewayCore:
         self._submitted[correlation_id] = (name, time.perf_counter())
         self.metrics.commands.labels(name).inc()
         self._inbox.put((correlation_id, frame))
-        self._wake.set()
+        self._wake_cluster_thread()
         return future
 
     def pending(self, correlation_id: int) -> asyncio.Future[Any] | None:
@@ -316,7 +317,6 @@ class GatewayCore:
             else:
                 return
             self._call(self._session_opened)
-            idle = 0
             last_keep_alive = time.monotonic()
             status_due = 0.0
             while not self._stop.is_set():
@@ -348,18 +348,20 @@ class GatewayCore:
                 if now - last_keep_alive >= KEEP_ALIVE_S:
                     transport.send_keep_alive()
                     last_keep_alive = now
-                if work:
-                    idle = 0
-                    continue
-                idle += 1
-                self._wake.wait(_idle_wait_s(idle, bool(self._futures)))
-                self._wake.clear()
+                if not work:
+                    transport.wait(max(0.0, status_due - now))
         except Exception:
             log.exception("gateway %d: the cluster thread failed", self.gateway_id)
         finally:
             with contextlib.suppress(Exception):
                 transport.close()
             self._call(self._set_session, False, -1)
+
+    def _wake_cluster_thread(self) -> None:
+        """Make the cluster thread look at its inbox now rather than at the end of its wait."""
+        transport = self._transport
+        if transport is not None:
+            transport.wake()
 
     def _call(self, callback: Callable[..., None], *args: Any) -> None:
         loop = self._loop
@@ -401,7 +403,7 @@ class GatewayCore:
         self._inbox.put(
             (correlation_id, rfq_sbe.encode(QueryState(correlation_id=correlation_id, user_id=QUERY_USER_ID)))
         )
-        self._wake.set()
+        self._wake_cluster_thread()
 
     def _deliver(self, batch: list[Any]) -> None:
         for event in batch:
@@ -554,14 +556,6 @@ class GatewayCore:
                 listener.barrier(user_id)
             except Exception:
                 log.exception("gateway %d: a route listener failed", self.gateway_id)
-
-
-def _idle_wait_s(idle_rounds: int, awaited: bool) -> float:
-    """How long the cluster thread sleeps (unless woken by a new command) after ``idle_rounds``
-    polls in a row found nothing (``AWAIT_POLL_S``, ``IDLE_POLL_S``: why these)."""
-    if awaited:
-        return AWAIT_POLL_S[idle_rounds > AWAIT_FAST_ROUNDS]
-    return IDLE_POLL_S[idle_rounds > 2_000]
 
 
 def _identity(event: Any) -> Hashable | None:

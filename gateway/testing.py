@@ -105,6 +105,7 @@ class FakeSession:
         self.inbound: list[bytes] = []
         self._pending: dict[int, bytes] = {}
         self._unsent: list[int] = []
+        self._woken = threading.Event()
 
     def connect(self, wait_s: float = 0.0) -> FakeSession:
         self.connected = True
@@ -145,6 +146,14 @@ class FakeSession:
             self._on_event(event)
             work += 1
         return work
+
+    def wait(self, timeout_s: float) -> int:
+        self._woken.wait(timeout_s)
+        self._woken.clear()
+        return 0
+
+    def wake(self) -> None:
+        self._woken.set()
 
     def send_keep_alive(self) -> bool:
         return True
