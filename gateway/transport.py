@@ -11,6 +11,7 @@ from typing import Any
 from rfq.gateway.cluster_client import ClientConfig
 from rfq.gateway.command_client import CommandClient, CorrelationIds
 from rfq.gateway.core import Transport, TransportFactory
+from rfq.jvm import DEFAULT_MAX_PARK_US
 
 
 def command_client_factory(config: ClientConfig, resend_after_s: float = 3.0) -> TransportFactory:
@@ -29,8 +30,13 @@ def command_client_factory(config: ClientConfig, resend_after_s: float = 3.0) ->
     return make
 
 
-def embedded_client_config(aeron_dir: str) -> ClientConfig:
-    """A session over IPC with a node in this process (its media driver's directory)."""
+def embedded_client_config(aeron_dir: str, idle_max_park_us: int = DEFAULT_MAX_PARK_US) -> ClientConfig:
+    """A session over IPC with a node in this process (its media driver's directory); pass the node's
+    ``idle_max_park_us`` so that the session waits for egress as briskly as the node's agents."""
     return ClientConfig(
-        ingress_endpoints=None, aeron_dir=aeron_dir, ingress_channel="aeron:ipc", egress_channel="aeron:ipc"
+        ingress_endpoints=None,
+        aeron_dir=aeron_dir,
+        ingress_channel="aeron:ipc",
+        egress_channel="aeron:ipc",
+        idle_max_park_us=idle_max_park_us,
     )

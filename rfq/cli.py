@@ -214,7 +214,11 @@ def _start_web(node: Any, base_dir: Path | None, port: int) -> Any:
 
     data_dir = (base_dir or node.base_dir) / "gateway"
     try:
-        gateway = serve_web(embedded_client_config(node.aeron_directory_name), data_dir, port=port)
+        gateway = serve_web(
+            embedded_client_config(node.aeron_directory_name, node.config.idle_max_park_us),
+            data_dir,
+            port=port,
+        )
     except (OSError, RuntimeError, TimeoutError) as error:
         click.echo(f"rfq: web gateway not started: {error}")
         return None
@@ -232,7 +236,7 @@ def _start_fix(node: Any, base_dir: Path | None, port: int) -> Any:
     data_dir = (base_dir or node.base_dir) / "gateway"
     try:
         fix = serve_fix(
-            embedded_client_config(node.aeron_directory_name),
+            embedded_client_config(node.aeron_directory_name, node.config.idle_max_park_us),
             data_dir,
             port=port,
             metrics_port=0,  # any free port, printed: a fixed one could clash with another platform's
