@@ -2,7 +2,8 @@
 
 Why a thread: Aeron's cluster client is single-threaded by contract, and its egress arrives only when
 polled. The core's *cluster thread* owns the transport (a :class:`CommandClient`): it sends what the
-event loop hands it, polls, and hands every decoded event back to the loop in batches
+event loop hands it, waits for egress (in Java, holding no GIL: rfq.client.EgressWaiter; the loop
+wakes it when it queues a command), and hands every decoded event back to the loop in batches
 (``loop.call_soon_threadsafe``). Everything else — the mirror, routing, personalisation, stream logs,
 the directory — runs on the event loop, so none of it needs a lock.
 
@@ -339,7 +340,7 @@ class GatewayCore:
                 now = time.monotonic()
                 if now >= status_due:
                     # at most every STATUS_CHECK_S: each is a call into the JVM, which gives up and
-                    # retakes the GIL (costly for the edge's threads when this loop spins at 10 kHz)
+                    # retakes the GIL (costly for the edge's threads when egress is busy)
                     status_due = now + STATUS_CHECK_S
                     connected = transport.is_connected
                     leader = transport.leader_member_id if connected else -1
