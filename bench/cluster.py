@@ -645,6 +645,10 @@ class GcPauses:
         return [ms for generation, ms in self.pauses if generation == 2]
 
 
+IDLE_MAX_PARK_US = [jvm.DEFAULT_MAX_PARK_US]
+"""Every Aeron agent's longest park (nodes and the load client's driver); ``--idle-max-park-us``."""
+
+
 @contextlib.contextmanager
 def client_driver() -> Iterator[str]:
     """A media driver in this process for a client of another process's cluster; its folder removed after.
@@ -657,7 +661,7 @@ def client_driver() -> Iterator[str]:
         jvm.jclass("io.aeron.driver.MediaDriver$Context")()
         .aeronDirectoryName(str(folder))
         .threadingMode(jvm.jclass("io.aeron.driver.ThreadingMode").SHARED)
-        .sharedIdleStrategy(jvm.idle_strategy())
+        .sharedIdleStrategy(jvm.idle_strategy(IDLE_MAX_PARK_US[0]))
         .dirDeleteOnStart(True)
         .dirDeleteOnShutdown(True)
         .termBufferSparseFile(True)
@@ -774,7 +778,11 @@ def _echo_runs(
 def _one_node(service: Any) -> Iterator[Target]:
     """A fresh embedded node in this process (secret on), and how its client reaches it."""
     secret = secrets.token_urlsafe(32).encode()
-    config = NodeConfig(topology=Topology(port_base=free_port_base()), cluster_secret=secret)
+    config = NodeConfig(
+        topology=Topology(port_base=free_port_base()),
+        cluster_secret=secret,
+        idle_max_park_us=IDLE_MAX_PARK_US[0],
+    )
     with EmbeddedNode(config, service) as node:
         yield Target(node.aeron_directory_name, node.ingress_endpoints, secret)
         host = node.host
@@ -787,7 +795,12 @@ def _three_nodes(service: str) -> Iterator[tuple[Target, list[int]]]:
     """A fresh three-process LocalCluster and a client media driver; everything removed afterwards."""
     with tempfile.TemporaryDirectory(prefix="rfq-bench-cluster-") as folder:
         topology = Topology(hosts=("localhost",) * 3, port_base=free_port_base(members=3))
-        cluster = LocalCluster(Path(folder) / "cluster", topology, service=service)
+        cluster = LocalCluster(
+            Path(folder) / "cluster",
+            topology,
+            service=service,
+            node_args=(f"--idle-max-park-us={IDLE_MAX_PARK_US[0]}",),
+        )
         try:
             cluster.start()
             with client_driver() as aeron_dir:
@@ -986,7 +999,9 @@ def render(report: Report) -> tuple[list[str], str]:
         f"{s.echo_latency_messages:,} echoes), from the offer to the first event carrying the "
         f"command's correlationId. {report.rounds} rounds, their order rotated; each table gives the "
         "median round (by rate, by p99) and every round's figure. The load client is Java "
-        "(CommandLoad; EchoLoad for the one-node echoes) and waits by spin-yield-park, not busy spin.",
+        "(CommandLoad; EchoLoad for the one-node echoes) and waits by spin-yield-park, not busy spin. "
+        f"Every Aeron agent (nodes, load client) parks at most {IDLE_MAX_PARK_US[0]} µs when idle "
+        "(`--idle-max-park-us`; README, 'Latency and idle CPU').",
         "",
         "## Targets (issue 5)",
         "",
@@ -1116,7 +1131,14 @@ def main() -> int:
         help="check CommandLoad's event offsets, run a few thousand commands through one node, print "
         "what came back, and stop (no report written)",
     )
+    parser.add_argument(
+        "--idle-max-park-us",
+        type=int,
+        default=jvm.DEFAULT_MAX_PARK_US,
+        help="every Aeron agent's longest park, nodes and load client (README, 'Latency and idle CPU')",
+    )
     args = parser.parse_args()
+    IDLE_MAX_PARK_US[0] = args.idle_max_park_us
     settings = Settings(
         args.commands, args.latency_commands, args.warm_up, args.window, args.rate, args.echo_messages
     )
