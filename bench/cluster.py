@@ -1079,8 +1079,9 @@ def render(report: Report) -> tuple[list[str], str]:
         f"RFQ logic) had p99 {fig['py-echo-3'].latency.p99_ms:.2f} ms and the Java echo on one node "
         f"{fig['java-echo-1'].latency.p99_ms:.2f} ms. At {s.rate:,}/s every agent of every process "
         "(driver, archive, consensus module, service) parks between commands (backoff idle strategy, "
-        "up to 1 ms), and each wake-up queues for a core behind the machine's other runnable threads; "
-        "three nodes have three times the agents and more hops (replication before commit).",
+        f"up to {IDLE_MAX_PARK_US[0]} µs), and each wake-up queues for a core behind the machine's "
+        "other runnable threads; three nodes have three times the agents and more hops (replication "
+        "before commit).",
         f"- Python garbage collection in the one-node RFQ service: {len(gc_full)} full collections "
         f"during its runs (set-up, warm-up, throughput, paced), the longest {max(gc_full, default=0.0):.0f} "
         "ms of wall time. A full collection walks every object the collector tracks that is younger "

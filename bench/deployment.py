@@ -24,13 +24,11 @@ from pathlib import Path
 import httpx
 
 from rfq.cluster.local import LocalCluster
+from rfq.jvm import DEFAULT_MAX_PARK_US
 from rfq.topology import Topology, free_port_base
 
 RFQ = (sys.executable, "-m", "rfq")
 """The ``rfq`` CLI, by default the command line every process starts with."""
-LATENCY_MAX_PARK_US = 100
-"""The benches measure a single node and its gateways tuned for latency on one machine, as ``rfq run``
-is (README, "Latency and idle CPU"): their idle Aeron agents park at most 100 µs, not 1 ms."""
 
 
 def free_tcp_port() -> int:
@@ -48,7 +46,7 @@ class Deployment:
     the web gateway) that must end up calling the ``rfq`` CLI with the arguments after it."""
 
     def __init__(
-        self, prefix: str, launcher: Sequence[str] = RFQ, idle_max_park_us: int = LATENCY_MAX_PARK_US
+        self, prefix: str, launcher: Sequence[str] = RFQ, idle_max_park_us: int = DEFAULT_MAX_PARK_US
     ) -> None:
         """``idle_max_park_us``: every process's ``--idle-max-park-us``."""
         self.idle_args = (f"--idle-max-park-us={idle_max_park_us}",)

@@ -41,10 +41,11 @@ import numpy as np
 
 from rfq.gateway.fix.fields import SOH, FixMessage, parse, utc_timestamp
 from rfq.gateway.identity import Directory
+from rfq.jvm import DEFAULT_MAX_PARK_US
 from rfq.topology import free_port_base
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/ is a folder of scripts
-from bench.deployment import LATENCY_MAX_PARK_US, Deployment, free_tcp_port
+from bench.deployment import Deployment, free_tcp_port
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "fix.md"
@@ -278,7 +279,7 @@ def main() -> None:
     parser.add_argument(
         "--idle-max-park-us",
         type=int,
-        default=LATENCY_MAX_PARK_US,
+        default=DEFAULT_MAX_PARK_US,
         help="every process's --idle-max-park-us (README, 'Latency and idle CPU') [%(default)s]",
     )
     args = parser.parse_args()

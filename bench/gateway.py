@@ -80,9 +80,10 @@ import numpy as np
 
 from rfq.cluster.domain.cusip import check_digit
 from rfq.gateway.identity import Directory
+from rfq.jvm import DEFAULT_MAX_PARK_US
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/ is a folder of scripts
-from bench.deployment import LATENCY_MAX_PARK_US, Deployment, free_tcp_port
+from bench.deployment import Deployment, free_tcp_port
 
 RESULTS = Path(__file__).resolve().parent / "results" / "gateway.md"
 TARGET_P99_MS = 10.0
@@ -875,7 +876,7 @@ class Config:
     sse_rate: float
     sse_seconds: float
     client: str = "asyncio"
-    idle_max_park_us: int = LATENCY_MAX_PARK_US
+    idle_max_park_us: int = DEFAULT_MAX_PARK_US
 
 
 @dataclass
@@ -1629,7 +1630,7 @@ def main() -> int:
     parser.add_argument(
         "--idle-max-park-us",
         type=int,
-        default=LATENCY_MAX_PARK_US,
+        default=DEFAULT_MAX_PARK_US,
         help="the node's and the gateway's --idle-max-park-us (README, 'Latency and idle CPU') [%(default)s]",
     )
     parser.add_argument("--smoke", action="store_true", help="short runs, no report written")

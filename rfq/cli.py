@@ -44,10 +44,6 @@ admin.register(main)
 
 
 SERVICES = ("rfq", "echo")
-RUN_MAX_PARK_US = 100
-"""``rfq run``'s longest park: the embedded platform is one node and its gateways on one machine,
-where answering in under a millisecond is worth ~0.1 core of idle CPU (README, "Latency and idle
-CPU"); a member of a multi-node cluster keeps Aeron's 1 ms unless told otherwise."""
 
 
 def _service(name: str, digest_dir: Path | None) -> Any:
@@ -127,7 +123,7 @@ service_option = click.option(
 @click.option(
     "--fix-port", type=int, default=9878, show_default=True, help="The FIX gateway's port (0: any free)."
 )
-@idle_option(default=RUN_MAX_PARK_US)
+@idle_option(default=jvm.DEFAULT_MAX_PARK_US)
 def run(
     base_dir: Path | None,
     port_base: int,
