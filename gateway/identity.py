@@ -27,14 +27,18 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
+import logging
 import math
 import secrets
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 TOKEN_PREFIX = "rfq_"
@@ -124,6 +128,8 @@ class FixCredentials:
         return hmac.compare_digest(hashlib.scrypt(password.encode(), salt=self.salt, **_SCRYPT), self.digest)
 
 
+CHECKPOINT_INTERVAL_S = 1.0
+"""How often a gateway's directory copies its write-ahead log into the database (see Directory)."""
 TOKEN_RECHECK_S = 0.25
 """How stale :meth:`Directory.authenticate`'s memory of tokens may be when another process revokes one."""
 
@@ -142,9 +148,16 @@ def _now_ms() -> int:
 
 
 class Directory:
-    """The directory in ``path`` (created on first use); ``":memory:"`` for a throwaway one."""
+    """The directory in ``path`` (created on first use); ``":memory:"`` for a throwaway one.
 
-    def __init__(self, path: Path | str) -> None:
+    ``background_checkpoints``: for a gateway, whose event loop writes through this connection (and
+    the stores that share it) at every command. SQLite otherwise copies its write-ahead log into the
+    database, with an fsync, inside whichever commit fills the log past 1,000 pages: measured here,
+    20-26 ms once every ~400 idempotency rows, a stall of the whole event loop. With it, commits only
+    append to the log, and a thread of this object checkpoints every :data:`CHECKPOINT_INTERVAL_S`
+    through a connection of its own (PASSIVE: it never blocks the writer)."""
+
+    def __init__(self, path: Path | str, background_checkpoints: bool = False) -> None:
         if isinstance(path, Path):
             path.parent.mkdir(parents=True, exist_ok=True)
         self.path = str(path)
@@ -160,6 +173,10 @@ class Directory:
         if self.path != ":memory:":
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = NORMAL")
+        self._checkpointer: _Checkpointer | None = None
+        if background_checkpoints and self.path != ":memory:":
+            self._db.execute("PRAGMA wal_autocheckpoint = 0")
+            self._checkpointer = _Checkpointer(self.path)
         with self.transaction():
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
@@ -175,6 +192,9 @@ class Directory:
         return self._db
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
         self._db.close()
 
     @contextmanager
@@ -426,3 +446,28 @@ def _user(row: tuple[object, ...]) -> User:
     user_id, name, role, default_dealer = row
     assert isinstance(user_id, int) and isinstance(name, str) and isinstance(role, str)
     return User(user_id, name, Role(role), bool(default_dealer))
+
+
+class _Checkpointer:
+    """A thread that checkpoints the WAL of the database at ``path`` every CHECKPOINT_INTERVAL_S."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rfq-sqlite-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        db = sqlite3.connect(self._path, isolation_level=None, timeout=10.0, check_same_thread=False)
+        try:
+            while not self._stop.wait(CHECKPOINT_INTERVAL_S):
+                try:
+                    db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                except sqlite3.Error as error:  # the next round tries again
+                    log.warning("directory %s: checkpoint failed: %s", self._path, error)
+        finally:
+            db.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(30.0)

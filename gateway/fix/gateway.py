@@ -131,7 +131,7 @@ class FixGateway:
     async def start(self) -> None:
         """Open the directory, start the core (its cluster session) and the engine."""
         self._loop = asyncio.get_running_loop()
-        directory = self.directory = Directory(self.settings.directory_path)
+        directory = self.directory = Directory(self.settings.directory_path, background_checkpoints=True)
         self.book = QuoteBook(directory.connection)
         core = self.core = GatewayCore(directory, self._factory, self.settings.gateway_id, stream_views=False)
         self.renderer = Renderer(core.mirror, core.name, self.book)

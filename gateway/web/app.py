@@ -231,7 +231,7 @@ def create_app(settings: WebSettings, transport_factory: TransportFactory) -> Fa
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        directory = Directory(settings.directory_path)
+        directory = Directory(settings.directory_path, background_checkpoints=True)
         core = GatewayCore(
             directory, transport_factory, settings.gateway_id, stream_capacity=settings.stream_capacity
         )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -139,3 +141,32 @@ def test_instruments_mirror_is_replaced_and_keeps_descriptions(directory: Direct
     ]
     directory.replace_instruments([Instrument(1, "912828YK0", 5000, False)])
     assert directory.instruments() == [Instrument(1, "912828YK0", 5000, False, "US Treasury note")]
+
+
+def test_background_checkpoints_keep_the_log_copy_off_the_writer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(identity, "CHECKPOINT_INTERVAL_S", 0.05)
+    path = tmp_path / "gateway.sqlite"
+    directory = Directory(path, background_checkpoints=True)
+    db = directory.connection
+    db.execute("CREATE TABLE filler (k INTEGER PRIMARY KEY, blob BLOB)")
+    size_before = path.stat().st_size
+    db.execute("BEGIN")
+    for k in range(2_000):  # ~8 MB: past SQLite's own 1,000-page checkpoint threshold
+        db.execute("INSERT INTO filler VALUES (?, ?)", (k, bytes(4_000)))
+    db.execute("COMMIT")
+    deadline = time.monotonic() + 10
+    while path.stat().st_size < size_before + 8_000_000 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert path.stat().st_size >= size_before + 8_000_000, "the log was never copied into the database"
+    assert db.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
+    directory.close()
+    assert not [t for t in threading.enumerate() if t.name == "rfq-sqlite-checkpoint"]
+
+
+def test_without_background_checkpoints_sqlite_checkpoints_in_the_commit(tmp_path: Path) -> None:
+    directory = Directory(tmp_path / "gateway.sqlite")
+    assert directory.connection.execute("PRAGMA wal_autocheckpoint").fetchone() == (1000,)
+    assert not [t for t in threading.enumerate() if t.name == "rfq-sqlite-checkpoint"]
+    directory.close()
