@@ -325,8 +325,8 @@ class Directory:
         """The user a bearer token belongs to, or None for an unknown or revoked token.
 
         Called on every request, so a known token is answered from memory: a token revoked through
-        this object stops working at once, one revoked by another process (``rfq admin``, another
-        gateway) within :data:`TOKEN_RECHECK_S`, the longest this waits before asking SQLite whether
+        this object stops working at once, one revoked by another process on the same file (the other
+        gateway, a script) within :data:`TOKEN_RECHECK_S`, the longest this waits before asking SQLite whether
         another connection changed the file (``PRAGMA data_version``). Each statement gives up the GIL,
         which costs milliseconds on a busy gateway."""
         now = time.monotonic()

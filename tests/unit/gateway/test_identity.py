@@ -75,7 +75,7 @@ def test_a_token_revoked_by_another_process_stops_working_within_the_recheck_per
     clock = [1_000.0]
     monkeypatch.setattr(identity.time, "monotonic", lambda: clock[0])  # type: ignore[attr-defined]
     assert directory.authenticate(token) == alice  # now remembered
-    other = Directory(tmp_path / "gateway.sqlite")  # `rfq admin`, while the gateway runs
+    other = Directory(tmp_path / "gateway.sqlite")  # another process on the file, while the gateway runs
     assert other.revoke_token(token)
     other.close()
     clock[0] += identity.TOKEN_RECHECK_S / 2
