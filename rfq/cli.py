@@ -123,7 +123,7 @@ service_option = click.option(
 @click.option(
     "--fix-port", type=int, default=9878, show_default=True, help="The FIX gateway's port (0: any free)."
 )
-@idle_option(default=jvm.DEFAULT_MAX_PARK_US)
+@idle_option
 def run(
     base_dir: Path | None,
     port_base: int,
@@ -280,7 +280,7 @@ def _start_fix(node: Any, base_dir: Path | None, port: int) -> Any:
 @service_option
 @status_options
 @failover_options
-@idle_option(default=jvm.DEFAULT_MAX_PARK_US)
+@idle_option
 def node(
     member_id: int,
     hosts: str,
@@ -439,7 +439,7 @@ def gateway() -> None:
     help="Seconds a request waits for the cluster's answer before 503 + Retry-After (the command "
     "stays pending; a retry with the same Idempotency-Key gets its outcome).",
 )
-@idle_option(default=jvm.DEFAULT_MAX_PARK_US)
+@idle_option
 def gateway_web(
     endpoints: str | None,
     port_base: int,
@@ -513,7 +513,7 @@ def gateway_web(
     show_default=True,
     help="Serve Prometheus metrics (GET /metrics) on --host at this port (0: any free; -1: none).",
 )
-@idle_option(default=jvm.DEFAULT_MAX_PARK_US)
+@idle_option
 def gateway_fix(
     endpoints: str | None,
     port_base: int,

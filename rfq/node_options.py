@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 
 import click
 
+from rfq.jvm import DEFAULT_MAX_PARK_US  # no JPype: rfq.jvm imports it only to start the JVM
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 FAILOVER_OPTIONS: dict[str, str] = {
@@ -66,15 +68,15 @@ def status_options(command: F) -> F:
 IDLE_ENV = "RFQ_AERON_MAX_PARK_US"
 
 
-def idle_option(default: int) -> Callable[[F], F]:
+def idle_option(command: F) -> F:
     """``--idle-max-park-us`` (or ``RFQ_AERON_MAX_PARK_US``): the longest an idle Aeron agent of this
     process parks (:func:`rfq.jvm.idle_strategy`; README, "Latency and idle CPU")."""
     return click.option(
         "--idle-max-park-us",
         type=click.IntRange(1, 1_000_000),
-        default=default,
+        default=DEFAULT_MAX_PARK_US,
         show_default=True,
         envvar=IDLE_ENV,
         help="Longest park of this process's idle Aeron agents, in µs (env "
         f"{IDLE_ENV}): shorter answers sooner after a silence, for more idle CPU.",
-    )
+    )(command)
