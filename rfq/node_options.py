@@ -1,8 +1,9 @@
-"""The ``rfq node`` options that tune failover and place the status endpoint.
+"""The ``rfq node`` options that tune failover and place the status endpoint, and the Aeron agents'
+longest park (also on ``rfq run`` and the gateways).
 
 Why a module of its own: ``rfq.cli`` imports it at start-up for every command, so it must not import
-the node (JPype); the defaults live in one place, :class:`rfq.cluster.node.NodeConfig`, and an option
-left out keeps that default.
+the node (JPype); the defaults live in one place each, :class:`rfq.cluster.node.NodeConfig` and
+:data:`rfq.jvm.DEFAULT_MAX_PARK_US`, and an option left out keeps that default.
 """
 
 from __future__ import annotations
