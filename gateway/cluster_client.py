@@ -63,8 +63,8 @@ class ClientConfig:
     credentials: bytes | None = None
     """Sent to the cluster's authenticator when the session opens."""
     idle_max_park_us: int = jvm.DEFAULT_MAX_PARK_US
-    """The longest the embedded media driver's idle agent parks (:func:`rfq.jvm.idle_strategy`); a
-    shared driver (``aeron_dir``) keeps its own."""
+    """The longest the polling thread's wait for egress and the embedded media driver's idle agent
+    park (:func:`rfq.jvm.idle_strategy`); a shared driver (``aeron_dir``) keeps its own."""
 
 
 class ClusterClient:
@@ -100,7 +100,7 @@ class ClusterClient:
             self._egress.byte_buffer,
             self._args.byte_buffer,
         )
-        self._waiter = jvm.jclass("rfq.client.EgressWaiter")(self.config.idle_max_park_us * 1_000)
+        self._waiter = jvm.jclass("rfq.client.EgressWaiter")(jvm.idle_strategy(self.config.idle_max_park_us))
         aeron_dir = self.config.aeron_dir or self._launch_driver()
         ctx = (
             jvm.jclass("io.aeron.cluster.client.AeronCluster$Context")()

@@ -109,11 +109,11 @@ DEFAULT_MAX_PARK_US = 100
 
 def idle_strategy(max_park_us: int = DEFAULT_MAX_PARK_US) -> Any:
     """The idle strategy of every Aeron agent the platform starts (drivers, archive, consensus module,
-    service container): spin 10 times, yield 20 times, then park from 1 µs, doubling up to
-    ``max_park_us``. The longest park is the price, at worst once per hop, of the first message after
-    a silence (a command crosses about eight agents on its way in and out), and every idle agent wakes
-    up once per longest park (README, "Latency and idle CPU": 100 µs halves a lightly loaded REST
-    create's latency against Aeron's 1 ms, for about 0.1 core of idle CPU per node)."""
+    service container, a gateway's wait for egress): spin 10 times, yield 20 times, then park from 1 µs,
+    doubling up to ``max_park_us``. The longest park is the price, at worst once per hop, of the first
+    message after a silence (a command crosses about eight agents on its way in and out), and every idle
+    agent wakes up once per longest park (README, "Latency and idle CPU": 100 µs halves a lightly loaded
+    REST create's latency against Aeron's 1 ms, for about 0.1 core of idle CPU per node)."""
     return jclass("org.agrona.concurrent.BackoffIdleStrategy")(10, 20, 1_000, max_park_us * 1_000)
 
 

@@ -1,7 +1,7 @@
 package rfq.client;
 
 import io.aeron.cluster.client.AeronCluster;
-import org.agrona.concurrent.BackoffIdleStrategy;
+import org.agrona.concurrent.IdleStrategy;
 
 import java.util.concurrent.locks.LockSupport;
 
@@ -20,16 +20,17 @@ import java.util.concurrent.locks.LockSupport;
  */
 public final class EgressWaiter
 {
-    private final BackoffIdleStrategy idle;
+    private final IdleStrategy idle;
     private volatile boolean woken;
     private volatile Thread waiter;
 
     /**
-     * @param maxParkNs the longest park between two polls of an idle session.
+     * @param idle how to idle between two polls that found nothing (the platform's, rfq.jvm.idle_strategy);
+     *             its park must end at {@link LockSupport#unpark(Thread)} for {@link #wake()} to be prompt.
      */
-    public EgressWaiter(final long maxParkNs)
+    public EgressWaiter(final IdleStrategy idle)
     {
-        idle = new BackoffIdleStrategy(10, 20, 1_000, maxParkNs);
+        this.idle = idle;
     }
 
     /**
