@@ -325,10 +325,10 @@ class Directory:
         """The user a bearer token belongs to, or None for an unknown or revoked token.
 
         Called on every request, so a known token is answered from memory: a token revoked through
-        this object stops working at once, one revoked by another process on the same file (the other
-        gateway, a script) within :data:`TOKEN_RECHECK_S`, the longest this waits before asking SQLite whether
-        another connection changed the file (``PRAGMA data_version``). Each statement gives up the GIL,
-        which costs milliseconds on a busy gateway."""
+        this object stops working at once, one revoked by another process on the same file (``rfq
+        gateway users revoke``, another gateway) within :data:`TOKEN_RECHECK_S`, the longest this waits
+        before asking SQLite whether another connection changed the file (``PRAGMA data_version``).
+        Each statement gives up the GIL, which costs milliseconds on a busy gateway."""
         now = time.monotonic()
         if now - self._tokens_checked >= TOKEN_RECHECK_S:
             self._tokens_checked = now
@@ -355,6 +355,16 @@ class Directory:
         with self.transaction() as db:
             cursor = db.execute("DELETE FROM api_tokens WHERE token_sha256 = ?", (token_digest(token),))
         return cursor.rowcount > 0
+
+    def revoke_tokens(self, user_id: int) -> int:
+        """Forget every API token of a user (one leaked, or the user left); return how many.
+
+        Only hashes are kept, so a lost token cannot be named: revoke them all, then issue a new one.
+        This directory refuses them at once, other processes on the file within
+        :data:`TOKEN_RECHECK_S`."""
+        with self.transaction() as db:
+            cursor = db.execute("DELETE FROM api_tokens WHERE user_id = ?", (user_id,))
+        return int(cursor.rowcount)
 
     # --- FIX logins (used by the FIX gateway) ---------------------------------------------------
     def set_fix_login(self, sender_comp_id: str, user_id: int, password: str) -> None:

@@ -288,7 +288,7 @@ def instrument_list(session: Session) -> None:
 # --- users ----------------------------------------------------------------------------------------
 @click.group(epilog=EXIT_CODES)
 def user() -> None:
-    """Add and list users, and issue API tokens (operators)."""
+    """Add and list users, and issue and revoke API tokens (operators)."""
 
 
 @user.command("add", epilog=EXIT_CODES)
@@ -359,6 +359,25 @@ def user_token(session: Session, ref: str, label: str) -> None:
         click.echo(issued["token"])
 
     session.emit(issued, human)
+
+
+@user.command("revoke", epilog=EXIT_CODES)
+@click.argument("ref", metavar="NAME|ID")
+@operator_command
+def user_revoke(session: Session, ref: str) -> None:
+    """Revoke every API token of a user (only hashes are kept, so a leaked token cannot be named);
+    then ``rfq user token`` issues a new one. Gateways sharing the directory refuse them within 0.25 s."""
+    users = session.api.get("/v1/users")
+    found = next((u for u in users if u["name"] == ref or str(u["user_id"]) == ref), None)
+    if found is None:
+        raise CommandFailed(f"no user {ref!r}", EXIT_REFUSED)
+    revoked = session.api.delete(f"/v1/users/{found['user_id']}/tokens")
+
+    def human() -> None:
+        count, plural = revoked["revoked"], "" if revoked["revoked"] == 1 else "s"
+        click.echo(f"revoked {count} API token{plural} of {found['name']} (user {found['user_id']})")
+
+    session.emit(revoked, human)
 
 
 # --- RFQs -----------------------------------------------------------------------------------------

@@ -94,6 +94,9 @@ class GatewayClient:
     def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
         return self._call("POST", path, json=body)
 
+    def delete(self, path: str) -> Any:
+        return self._call("DELETE", path)
+
     def _call(self, method: str, path: str, **options: Any) -> Any:
         try:
             response = self._http.request(method, path, **options)

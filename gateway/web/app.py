@@ -94,6 +94,7 @@ from rfq.gateway.web.models import (
     NewUser,
     Problem,
     Readiness,
+    RevokedTokens,
     UserInfo,
 )
 from rfq.gateway.web.page import install_page
@@ -491,6 +492,25 @@ def _add_routes(router: APIRouter) -> None:
         label = body.label if body is not None else ""
         token = gateway.directory.issue_token(user_id, label)
         return IssuedToken(user_id=user_id, name=holder.name, label=label, token=token)
+
+    @router.delete(
+        "/v1/users/{user_id}/tokens",
+        tags=["users"],
+        response_model=RevokedTokens,
+        responses=_errors(401, 403, 404, 422),
+    )
+    async def revoke_tokens(
+        user_id: Annotated[int, PathParam(ge=1, le=INT32_MAX)], user: OperatorDep, gateway: GatewayDep
+    ) -> RevokedTokens:
+        """Revoke every API token of a user (operators): a leaked token cannot be named, since only
+        hashes are kept, so all go; issue a new one with ``POST /v1/users/{user_id}/tokens``. This
+        gateway refuses them at once; others sharing the directory file within 0.25 s. Revoking an
+        operator's own tokens is allowed (the request that does it still completes)."""
+        holder = gateway.directory.user(user_id)
+        if holder is None:
+            raise ProblemError(NOT_FOUND, f"no user {user_id}")
+        revoked = gateway.directory.revoke_tokens(user_id)
+        return RevokedTokens(user_id=user_id, name=holder.name, revoked=revoked)
 
     # --- instruments --------------------------------------------------------------------------
     @router.get(

@@ -139,6 +139,14 @@ class NewToken(_Body):
     label: str = Field(default="", max_length=200, description="What the token is for")
 
 
+class RevokedTokens(BaseModel):
+    """What ``DELETE /v1/users/{user_id}/tokens`` did."""
+
+    user_id: int = Field(examples=[101])
+    name: str = Field(examples=["alice"])
+    revoked: int = Field(description="How many tokens the user had; none of them works now", examples=[2])
+
+
 class IssuedToken(BaseModel):
     """A new API token: shown in this answer only (the directory keeps its hash)."""
 

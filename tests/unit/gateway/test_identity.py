@@ -67,6 +67,19 @@ def test_tokens_are_stored_as_hashes_and_shown_once(directory: Directory, tmp_pa
         directory.issue_token(999)
 
 
+def test_revoking_a_users_tokens_revokes_all_of_them_and_no_one_elses(directory: Directory) -> None:
+    alice, bob = directory.add_user("alice", "trader"), directory.add_user("bob", "trader")
+    alices = [directory.issue_token(alice.user_id, label) for label in ("laptop", "algo")]
+    bobs = directory.issue_token(bob.user_id)
+    assert all(directory.authenticate(token) == alice for token in alices)  # now remembered
+    assert directory.revoke_tokens(alice.user_id) == 2
+    assert [directory.authenticate(token) for token in alices] == [None, None]
+    assert directory.authenticate(bobs) == bob
+    assert directory.revoke_tokens(alice.user_id) == 0
+    fresh = directory.issue_token(alice.user_id)
+    assert directory.authenticate(fresh) == alice
+
+
 def test_a_token_revoked_by_another_process_stops_working_within_the_recheck_period(
     directory: Directory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

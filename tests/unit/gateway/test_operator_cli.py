@@ -12,6 +12,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -112,6 +113,42 @@ def test_users_add_list_and_token(server: WebGatewayServer, cast: Any) -> None:
     assert "a new token for carol" in token.stderr
     again = rfq(server, ops, "user", "add", "carol", "dealer")
     assert again.exit_code == 1 and "exists" in again.stderr, again.output
+
+
+def test_user_revoke_ends_every_token_of_that_user_only(
+    server: WebGatewayServer, cast: Any, settings: WebSettings
+) -> None:
+    ops = cast.tokens["ops"]
+    second = rfq(server, ops, "user", "token", "bob").stdout.strip()
+    revoked = rfq(server, ops, "user", "revoke", "bob")
+    assert revoked.exit_code == 0, revoked.output
+    assert revoked.stdout == f"revoked 2 API tokens of bob (user {cast.ids['bob']})\n"
+    for token in (cast.tokens["bob"], second):
+        me = httpx.get(f"{server.url}/v1/me", headers={"Authorization": f"Bearer {token}"})
+        assert me.status_code == 401, me.text
+    assert rfq(server, cast.tokens["alice"], "rfqs", "list").exit_code == 0  # alice keeps hers
+    as_json = rfq(server, ops, "user", "revoke", str(cast.ids["bob"]), "--json")
+    assert json.loads(as_json.stdout) == {"user_id": cast.ids["bob"], "name": "bob", "revoked": 0}
+    assert rfq(server, ops, "user", "revoke", "nobody").exit_code == 1
+    not_allowed = rfq(server, cast.tokens["alice"], "user", "revoke", "bob")
+    assert not_allowed.exit_code == 1 and "only a operator" in not_allowed.stderr, not_allowed.stderr
+
+    # the same on the directory's file, as on the gateway's machine (no HTTP); the running gateway
+    # refuses the token within its recheck period
+    token = rfq(server, ops, "user", "token", "alice").stdout.strip()
+    local = CliRunner().invoke(
+        main, ["gateway", "users", "revoke", "alice", "--data-dir", str(settings.data_dir)]
+    )
+    assert local.exit_code == 0, local.output
+    assert local.stdout == f"revoked 2 API tokens of user {cast.ids['alice']} alice\n"
+    deadline = time.monotonic() + 5
+    while httpx.get(f"{server.url}/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code != 401:
+        assert time.monotonic() < deadline, "the gateway still accepts a revoked token"
+        time.sleep(0.05)
+    unknown = CliRunner().invoke(
+        main, ["gateway", "users", "revoke", "nobody", "--data-dir", str(settings.data_dir)]
+    )
+    assert unknown.exit_code == 1 and "no user 'nobody'" in unknown.output
 
 
 def test_exit_codes(server: WebGatewayServer, cast: Any) -> None:
