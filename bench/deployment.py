@@ -46,10 +46,16 @@ class Deployment:
     the web gateway) that must end up calling the ``rfq`` CLI with the arguments after it."""
 
     def __init__(
-        self, prefix: str, launcher: Sequence[str] = RFQ, idle_max_park_us: int = DEFAULT_MAX_PARK_US
+        self,
+        prefix: str,
+        launcher: Sequence[str] = RFQ,
+        idle_max_park_us: int = DEFAULT_MAX_PARK_US,
+        share_driver: bool = False,
     ) -> None:
-        """``idle_max_park_us``: every process's ``--idle-max-park-us``."""
+        """``idle_max_park_us``: every process's ``--idle-max-park-us``. ``share_driver``: the gateways
+        use the node's media driver (``--aeron-dir``, over IPC) instead of each launching one."""
         self.idle_args = (f"--idle-max-park-us={idle_max_park_us}",)
+        self.share_driver = share_driver
         self.base = Path(tempfile.mkdtemp(prefix=prefix))
         self.gateway_dir = self.base / "gateway"
         """The gateways' data dir (the directory, ``gateway.sqlite``): seed it before they start."""
@@ -92,6 +98,7 @@ class Deployment:
             f"--cluster={self.cluster.topology.ingress_endpoints()}",
             f"--secret-file={self.cluster.secret_file}",
             f"--data-dir={self.gateway_dir}",
+            *((f"--aeron-dir={self.cluster.aeron_dir(0)}",) if self.share_driver else ()),
         ]
         with (self.base / f"{kind}.log").open("wb") as log:
             process = subprocess.Popen(

@@ -110,8 +110,10 @@ class Platform:
     started through this file (``serve_wrapped``: Python threads named for /proc, and in the gateway
     the trace); :meth:`stop` ends them and removes their folders."""
 
-    def __init__(self, idle_max_park_us: int) -> None:
-        self.deployment = Deployment("rfq-bench-gateway-", idle_max_park_us=idle_max_park_us)
+    def __init__(self, idle_max_park_us: int, share_driver: bool = False) -> None:
+        self.deployment = Deployment(
+            "rfq-bench-gateway-", idle_max_park_us=idle_max_park_us, share_driver=share_driver
+        )
         self.directory_path = self.deployment.gateway_dir / "gateway.sqlite"
         """Seed it before :meth:`start`."""
         self.url = ""
@@ -877,6 +879,7 @@ class Config:
     sse_seconds: float
     client: str = "asyncio"
     idle_max_park_us: int = DEFAULT_MAX_PARK_US
+    share_driver: bool = False
 
 
 @dataclass
@@ -1219,7 +1222,12 @@ def render(
         "",
         "The platform is deployed as the README describes, each part a process of its own (its own "
         "GIL): the node (`rfq node`, one member, its Python service in that process) and the web gateway "
-        "(`rfq gateway web`, with its own media driver, to the node over UDP on loopback), started by "
+        + (
+            "(`rfq gateway web --aeron-dir`: sharing the node's media driver, to the node over IPC), "
+            if config.share_driver
+            else "(`rfq gateway web`, with its own media driver, to the node over UDP on loopback), "
+        )
+        + "started by "
         "bench/deployment.py, its users seeded before it starts; no FIX gateway (bench-fix measures that "
         f"one). Both run with `--idle-max-park-us {config.idle_max_park_us}` (their idle Aeron agents "
         "park at most that long; README, 'Latency and idle CPU'). 'platform' below is both processes "
@@ -1633,6 +1641,11 @@ def main() -> int:
         default=DEFAULT_MAX_PARK_US,
         help="the node's and the gateway's --idle-max-park-us (README, 'Latency and idle CPU') [%(default)s]",
     )
+    parser.add_argument(
+        "--share-driver",
+        action="store_true",
+        help="the gateway shares the node's media driver (rfq gateway web --aeron-dir: IPC), to compare",
+    )
     parser.add_argument("--smoke", action="store_true", help="short runs, no report written")
     args = parser.parse_args()
     config = Config(
@@ -1645,6 +1658,7 @@ def main() -> int:
         sse_seconds=args.sse_seconds if args.sse_seconds is not None else 2.0 if args.smoke else 10.0,
         client=args.client,
         idle_max_park_us=args.idle_max_park_us,
+        share_driver=args.share_driver,
     )
     if args.smoke:
         config.step_rates = config.step_rates[:2]
@@ -1653,7 +1667,7 @@ def main() -> int:
 
     # a SIGTERM (make interrupted, a CI timeout) ends the bench through its finally blocks too
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))
-    platform_ = Platform(config.idle_max_park_us)
+    platform_ = Platform(config.idle_max_park_us, config.share_driver)
     trace_path = platform_.deployment.base / "trace.json"
     loads_before = os.getloadavg()
     try:

@@ -110,6 +110,9 @@ class ClusterClient:
             .messageTimeoutNs(self.config.message_timeout_ms * 1_000_000)
             .newLeaderTimeoutNs(self.config.new_leader_timeout_ms * 1_000_000)
             .egressListener(self._listener)
+            # Aeron's default exits the JVM when the driver stops answering (a shared one whose node
+            # stopped): close the session instead, and let the owner connect again
+            .errorHandler(jvm.jclass("rfq.client.SurvivingErrorHandler")())
         )
         if self.config.ingress_endpoints is not None:
             ctx.ingressEndpoints(self.config.ingress_endpoints)
@@ -181,8 +184,9 @@ class ClusterClient:
 
     @property
     def is_closed(self) -> bool:
-        """True when not connected, or when Aeron closed the session (e.g. no leader for too long)."""
-        return self._cluster is None or bool(self._cluster.isClosed())
+        """True when not connected, or when Aeron closed the session (e.g. no leader for too long) or
+        its client (the media driver stopped answering: see rfq.client.SurvivingErrorHandler)."""
+        return self._cluster is None or bool(self._waiter.isClosed(self._cluster))
 
     @property
     def session_id(self) -> int:

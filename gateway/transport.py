@@ -30,6 +30,38 @@ def command_client_factory(config: ClientConfig, resend_after_s: float = 3.0) ->
     return make
 
 
+def gateway_client_config(
+    endpoints: str,
+    credentials: bytes | None,
+    aeron_dir: str | None = None,
+    idle_max_park_us: int = DEFAULT_MAX_PARK_US,
+) -> ClientConfig:
+    """A gateway's session with the cluster at ``endpoints`` (``0=host:port,...``).
+
+    Without ``aeron_dir`` the gateway launches a media driver of its own and reaches the cluster over
+    UDP, from any host. With the folder of a running driver on this host (a node's ``--aeron-dir``) it
+    shares that driver instead, as Aeron deployments do, one driver per host: a driver's threads
+    fewer (docs/operations.md has the figures). When the cluster is that one node, commands and
+    answers then go over IPC (shared memory, no UDP); with several members, over UDP through the
+    shared driver, so that a session can follow the leader elsewhere. The gateway then lives with
+    that driver: if its node stops, the session is lost until the node is back (the core reconnects
+    on its own)."""
+    if aeron_dir is None:
+        return ClientConfig(endpoints, credentials=credentials, idle_max_park_us=idle_max_park_us)
+    if "," not in endpoints.strip(","):
+        return ClientConfig(
+            None,
+            aeron_dir=aeron_dir,
+            ingress_channel="aeron:ipc",
+            egress_channel="aeron:ipc",
+            credentials=credentials,
+            idle_max_park_us=idle_max_park_us,
+        )
+    return ClientConfig(
+        endpoints, aeron_dir=aeron_dir, credentials=credentials, idle_max_park_us=idle_max_park_us
+    )
+
+
 def embedded_client_config(aeron_dir: str, idle_max_park_us: int = DEFAULT_MAX_PARK_US) -> ClientConfig:
     """A session over IPC with a node in this process (its media driver's directory); pass the node's
     ``idle_max_park_us`` so that the session waits for egress as briskly as the node's agents."""

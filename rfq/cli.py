@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -21,6 +21,9 @@ from rfq import __version__, admin, cluster_cli, jvm, logs
 from rfq.credentials import SECRET_ENV, load_secret
 from rfq.node_options import failover_options, idle_option, status_options
 from rfq.topology import DEFAULT_PORT_BASE, Topology
+
+if TYPE_CHECKING:  # imported where used: it loads JPype, which the operator commands never need
+    from rfq.gateway.cluster_client import ClientConfig
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=admin.EXIT_CODES)
@@ -390,7 +393,8 @@ DEFAULT_GATEWAY_ID = 2
 
 
 def cluster_session_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """How a gateway reaches its cluster: --cluster (or --port-base), --secret / --secret-file."""
+    """How a gateway reaches its cluster: --cluster (or --port-base), --secret / --secret-file, and
+    --aeron-dir to share a node's media driver."""
     options = [
         click.option(
             "--cluster",
@@ -408,10 +412,43 @@ def cluster_session_options(command: Callable[..., Any]) -> Callable[..., Any]:
             default=None,
             help=f"File holding the cluster secret (default: the {SECRET_ENV} environment variable).",
         ),
+        click.option(
+            "--aeron-dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=None,
+            help="Share the media driver in this folder (a node's --aeron-dir on this host) instead of "
+            "launching one; with a one-member --cluster, over IPC (docs/operations.md).",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
     return command
+
+
+def _describe_session(config: ClientConfig) -> str:
+    if config.aeron_dir is None:
+        return str(config.ingress_endpoints)
+    over = "IPC" if config.ingress_endpoints is None else str(config.ingress_endpoints)
+    return f"{over} through the media driver in {config.aeron_dir}"
+
+
+def _gateway_client_config(
+    endpoints: str | None,
+    port_base: int,
+    secret: str | None,
+    secret_file: Path | None,
+    aeron_dir: Path | None,
+    idle_max_park_us: int,
+) -> ClientConfig:
+    """The cluster session of ``rfq gateway web|fix`` (:func:`cluster_session_options`)."""
+    from rfq.gateway.transport import gateway_client_config
+
+    return gateway_client_config(
+        endpoints or Topology(port_base=port_base).ingress_endpoints(),
+        credentials=secret.encode() if secret else load_secret(secret_file),
+        aeron_dir=None if aeron_dir is None else str(aeron_dir),
+        idle_max_park_us=idle_max_park_us,
+    )
 
 
 @main.group()
@@ -445,6 +482,7 @@ def gateway_web(
     port_base: int,
     secret: str | None,
     secret_file: Path | None,
+    aeron_dir: Path | None,
     host: str,
     port: int,
     data_dir: Path,
@@ -453,15 +491,9 @@ def gateway_web(
     idle_max_park_us: int,
 ) -> None:
     """Serve the REST API, the event stream and OpenAPI, for the cluster at --cluster."""
-    from rfq.gateway.cluster_client import ClientConfig
     from rfq.gateway.web.server import serve_web
 
-    credentials = secret.encode() if secret else load_secret(secret_file)
-    config = ClientConfig(
-        ingress_endpoints=endpoints or Topology(port_base=port_base).ingress_endpoints(),
-        credentials=credentials,
-        idle_max_park_us=idle_max_park_us,
-    )
+    config = _gateway_client_config(endpoints, port_base, secret, secret_file, aeron_dir, idle_max_park_us)
     jvm.start()
     with stop_signals() as stop:
         try:
@@ -479,7 +511,7 @@ def gateway_web(
             raise click.ClickException(f"the web gateway did not start: {error}") from error
         try:
             click.echo(f"rfq: web gateway {gateway_id} on {server.url} (docs {server.url}/docs)")
-            click.echo(f"rfq: cluster {config.ingress_endpoints}; directory {data_dir}; Ctrl-C to stop")
+            click.echo(f"rfq: cluster {_describe_session(config)}; directory {data_dir}; Ctrl-C to stop")
             while not stop.wait(0.5):
                 pass
             click.echo("rfq: web gateway stopping")
@@ -519,6 +551,7 @@ def gateway_fix(
     port_base: int,
     secret: str | None,
     secret_file: Path | None,
+    aeron_dir: Path | None,
     host: str,
     port: int,
     data_dir: Path,
@@ -531,15 +564,9 @@ def gateway_fix(
 
     The session store (sequence numbers, sent messages) is kept in <data-dir>/fix/store: keep the data
     dir to keep the counterparties' sequence numbers across restarts."""
-    from rfq.gateway.cluster_client import ClientConfig
     from rfq.gateway.fix.server import serve_fix
 
-    credentials = secret.encode() if secret else load_secret(secret_file)
-    config = ClientConfig(
-        ingress_endpoints=endpoints or Topology(port_base=port_base).ingress_endpoints(),
-        credentials=credentials,
-        idle_max_park_us=idle_max_park_us,
-    )
+    config = _gateway_client_config(endpoints, port_base, secret, secret_file, aeron_dir, idle_max_park_us)
     jvm.start()
     with stop_signals() as stop:
         try:
@@ -560,7 +587,7 @@ def gateway_fix(
             click.echo(f"rfq: FIX gateway {gateway_id} on {host}:{server.port} (CompID {comp_id})")
             if server.metrics_url is not None:
                 click.echo(f"rfq: metrics on {server.metrics_url}/metrics")
-            click.echo(f"rfq: cluster {config.ingress_endpoints}; directory {data_dir}; Ctrl-C to stop")
+            click.echo(f"rfq: cluster {_describe_session(config)}; directory {data_dir}; Ctrl-C to stop")
             while not stop.wait(0.5):
                 pass
             click.echo("rfq: FIX gateway stopping")

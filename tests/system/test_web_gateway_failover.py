@@ -7,6 +7,9 @@
 2. The gateway itself is SIGKILLed under load and started again with the same gateway id and data
    dir: none of its new commands is answered with an outcome of its earlier life, instruments and
    live RFQs are known again, and a stream resuming with Last-Event-ID misses nothing.
+3. A gateway sharing its node's media driver (``--aeron-dir``, over IPC) launches none of its own,
+   outlives the node's SIGKILL (Aeron's default would end it with the driver), answers 503 meanwhile,
+   and once the node is back gives the retried command its one outcome.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import pytest
 
 from rfq.cluster.local import LocalCluster
 from rfq.gateway.identity import Directory
+from rfq.topology import Topology, free_port_base
 
 pytestmark = [pytest.mark.system, pytest.mark.slow]
 
@@ -51,8 +55,16 @@ def free_port() -> int:
 class GatewayProcess:
     """`rfq gateway web` in its own process, against the cluster's ingress, with the cluster secret."""
 
-    def __init__(self, cluster: LocalCluster, data_dir: Path, port: int, gateway_id: int = 2) -> None:
+    def __init__(
+        self,
+        cluster: LocalCluster,
+        data_dir: Path,
+        port: int,
+        gateway_id: int = 2,
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
         self.cluster, self.data_dir, self.port, self.gateway_id = cluster, data_dir, port, gateway_id
+        self.extra_args = extra_args
         self.url = f"http://127.0.0.1:{port}"
         self.process: subprocess.Popen[bytes] | None = None
         self.pids: list[int] = []
@@ -65,7 +77,7 @@ class GatewayProcess:
             f"--cluster={self.cluster.topology.ingress_endpoints()}",
             f"--secret-file={self.cluster.secret_file}", f"--port={self.port}",
             f"--data-dir={self.data_dir}", f"--gateway-id={self.gateway_id}",
-            f"--outcome-timeout={OUTCOME_TIMEOUT_S}",
+            f"--outcome-timeout={OUTCOME_TIMEOUT_S}", *self.extra_args,
         ]  # fmt: skip
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
@@ -380,3 +392,46 @@ def test_the_gateway_killed_under_load_comes_back_with_fresh_ids(
     types = stream.types()
     assert types[0] == "snapshot" and types.count("snapshot") >= 2, types[:10]
     check_no_silent_gap(stream, {r["rfq_id"] for r in results if r["cl_ord_id"].startswith("trader-0-")})
+
+
+def test_a_gateway_sharing_its_nodes_driver_outlives_the_nodes_crash(tmp_path: Path, jvm: None) -> None:
+    cluster = LocalCluster(tmp_path / "cluster", Topology(port_base=free_port_base()))
+    cluster.start()
+    data_dir = tmp_path / "gateway"
+    tokens = make_users(data_dir)
+    shared = cluster.aeron_dir(0)
+    gateway = GatewayProcess(cluster, data_dir, free_port(), extra_args=(f"--aeron-dir={shared}",))
+    try:
+        gateway.start()
+        assert gateway.process is not None
+        assert not gateway.leftovers(), "the gateway launched a media driver of its own"
+        assert f"IPC through the media driver in {shared}" in gateway.log.read_text()
+        ops = Client(gateway.url, tokens["ops"], "ops")
+        body = {"cusip": CUSIP, "min_quantity": 1_000, "description": "UST"}
+        added = ops.http.post("/v1/instruments", json=body, headers={"Idempotency-Key": "i-1"})
+        assert added.status_code == 201, added.text
+
+        cluster.kill(0)
+        deadline = time.monotonic() + 40  # the client notices within Aeron's 10 s driver timeout
+        while httpx.get(f"{gateway.url}/readyz", timeout=5).json()["connected"]:
+            assert time.monotonic() < deadline, gateway.log.read_text()[-3000:]
+            time.sleep(0.25)
+        assert gateway.process.poll() is None, gateway.log.read_text()[-3000:]
+        second = {"cusip": "037833DX5", "min_quantity": 1_000, "description": "Apple 2026"}
+        refused = ops.http.post("/v1/instruments", json=second, headers={"Idempotency-Key": "i-2"})
+        assert refused.status_code == 503 and "Retry-After" in refused.headers, refused.text
+
+        cluster.start(0)  # the same driver folder
+        deadline = time.monotonic() + 90
+        while httpx.get(f"{gateway.url}/readyz", timeout=5).status_code != 200:
+            assert time.monotonic() < deadline, gateway.log.read_text()[-3000:]
+            time.sleep(0.25)
+        retried = ops.http.post("/v1/instruments", json=second, headers={"Idempotency-Key": "i-2"})
+        assert retried.status_code == 201, retried.text
+        listed = [i["cusip"] for i in ops.http.get("/v1/instruments").json()]
+        assert listed == [CUSIP, "037833DX5"], listed
+        assert "the media driver stopped answering" in gateway.log.read_text()
+    finally:
+        gateway.stop()
+        cluster.stop()
+    assert not gateway.leftovers() and not shared.exists()

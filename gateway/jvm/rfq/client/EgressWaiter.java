@@ -49,7 +49,7 @@ public final class EgressWaiter
             while (true)
             {
                 final int fragments = cluster.pollEgress();
-                if (fragments > 0 || cluster.isClosed())
+                if (fragments > 0 || isClosed(cluster))
                 {
                     return fragments;
                 }
@@ -69,6 +69,16 @@ public final class EgressWaiter
         {
             waiter = null;
         }
+    }
+
+    /**
+     * Whether the session is over: closed by the cluster or by Aeron, or its Aeron client closed (the
+     * media driver stopped answering: {@link SurvivingErrorHandler}), which AeronCluster alone does
+     * not report.
+     */
+    public static boolean isClosed(final AeronCluster cluster)
+    {
+        return cluster.isClosed() || cluster.context().aeron().isClosed();
     }
 
     /** End the current wait (or the next one) early. */
