@@ -16,11 +16,14 @@ cluster answers with the original outcome instead of applying it twice. Rows liv
 identity directory and are purged after ``ttl_s``.
 
 What each request costs (every statement hands the GIL over, a few ms on a busy process): a new key is
-one ``INSERT`` (:meth:`IdempotencyStore.start`), written before the command is sent; the response is
-kept in memory at once and written with the others of the same turn of the event loop, in one
-transaction (:meth:`IdempotencyStore.complete`, :meth:`IdempotencyStore.flush`). A response lost to a
-crash before its write is no loss: the retry finds the command without one, resends the frame under
-its correlation id, and the cluster answers it with the original outcome.
+one ``INSERT`` (:meth:`IdempotencyStore.start`), committed before the command is sent; the keys of
+the requests that reach that point in the same turn of the event loop are committed together
+(:meth:`IdempotencyStore.reserve`: a group commit, so that a gateway that falls behind pays less per
+request, not more). The response is kept in memory at once and written with the others of the same
+turn, in one transaction (:meth:`IdempotencyStore.complete`, :meth:`IdempotencyStore.flush`). A
+response lost to a crash before its write is no loss: the retry finds the command without one,
+resends the frame under its correlation id, and the cluster answers it with the original outcome.
+So is a key whose request went away before its command was sent: the retry sends that frame.
 
 Single-threaded: the gateway's event loop only.
 """
@@ -92,6 +95,8 @@ class IdempotencyStore:
         self._in_flight: set[tuple[int, str]] = set()
         self._unwritten: dict[tuple[int, str], StoredResponse] = {}
         """Responses known but not written yet (:meth:`flush`); the first one per key wins."""
+        self._reserving: list[tuple[tuple[int, str, str, int, bytes], asyncio.Future[KeyRecord | None]]] = []
+        """Keys :meth:`reserve` will commit at the end of this turn of the event loop."""
 
     def get(self, user_id: int, key: str) -> KeyRecord | None:
         row = self._db.execute(
@@ -125,6 +130,40 @@ class IdempotencyStore:
         if record is None:  # the row there is past its TTL: the key is free again
             self.begin(user_id, key, digest, correlation_id, frame)
         return record
+
+    async def reserve(
+        self, user_id: int, key: str, digest: str, correlation_id: int, frame: bytes
+    ) -> KeyRecord | None:
+        """:meth:`start`, committed together with the other keys reserved in the same turn of the event
+        loop (one transaction at the end of the turn); returns once committed."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[KeyRecord | None] = loop.create_future()
+        self._reserving.append(((user_id, key, digest, correlation_id, frame), future))
+        if len(self._reserving) == 1:
+            loop.call_soon(self._commit_reserved)
+        return await future
+
+    def _commit_reserved(self) -> None:
+        batch, self._reserving = self._reserving, []
+        try:
+            if len(batch) == 1:  # one statement is its own transaction
+                records = [self.start(*batch[0][0])]
+            else:
+                self._db.execute("BEGIN")
+                try:
+                    records = [self.start(*row) for row, _ in batch]
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+        except Exception as error:  # nothing was committed: every request of the batch fails
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+            return
+        for (_, future), record in zip(batch, records, strict=True):
+            if not future.done():  # a request that went away leaves its key taken: see the module
+                future.set_result(record)
 
     def begin(self, user_id: int, key: str, digest: str, correlation_id: int, frame: bytes) -> None:
         """Remember that ``key`` now stands for the command ``frame`` (id ``correlation_id``)."""

@@ -102,7 +102,7 @@ class CommandRunner:
             digest = fingerprint("POST", path, body)
             correlation_id = self.core.next_correlation_id()
             frame = rfq_sbe.encode(build(correlation_id))
-            record = self.store.start(user.user_id, key, digest, correlation_id, frame)
+            record = await self.store.reserve(user.user_id, key, digest, correlation_id, frame)
             if record is None:  # a new key, now standing for this command
                 future = self._submit_new(scope, correlation_id, frame)
             elif record.fingerprint != digest:

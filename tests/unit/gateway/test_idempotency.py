@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 
-from rfq.gateway.idempotency import IdempotencyStore, StoredResponse, fingerprint
+from rfq.gateway.idempotency import IdempotencyStore, KeyRecord, StoredResponse, fingerprint
 
 
 def make() -> IdempotencyStore:
@@ -105,3 +105,31 @@ def test_responses_are_seen_at_once_and_written_at_the_end_of_the_loops_turn() -
         assert written is not None and written.response is not None and written.response.body == b"3"
 
     asyncio.run(scenario())
+
+
+def test_keys_reserved_in_the_same_turn_are_committed_in_one_transaction() -> None:
+    connection = sqlite3.connect(":memory:", isolation_level=None)
+    store = IdempotencyStore(connection)
+    store.start(101, "taken", "first", 1, b"first frame")
+    statements: list[str] = []
+    connection.set_trace_callback(statements.append)
+
+    async def scenario() -> None:
+        requests = [
+            asyncio.ensure_future(store.reserve(101, key, "d", n, b"f"))
+            for n, key in enumerate(("a", "b", "taken", "gone"), start=10)
+        ]
+        await asyncio.sleep(0)  # each request reaches its reserve in this turn
+        requests[3].cancel()  # that client went away before the commit
+        new_a, new_b, taken, _ = await asyncio.gather(*requests, return_exceptions=True)
+        assert (new_a, new_b) == (None, None)
+        assert isinstance(taken, KeyRecord) and (taken.fingerprint, taken.correlation_id) == ("first", 1)
+        # a key whose request went away is taken all the same: its retry sends that command
+        gone = store.get(101, "gone")
+        assert gone is not None and (gone.correlation_id, gone.response) == (13, None)
+        alone = await store.reserve(102, "a", "d", 20, b"f")  # a later turn, alone: no BEGIN
+        assert alone is None
+
+    asyncio.run(scenario())
+    writes = [s.split()[0] for s in statements if s.split()[0] in ("BEGIN", "COMMIT", "INSERT")]
+    assert writes == ["BEGIN", "INSERT", "INSERT", "INSERT", "INSERT", "COMMIT", "INSERT"], statements
