@@ -126,6 +126,12 @@ class CommandClient:
         self._resend_after_s = resend_after_s
         self._clock = clock
         self._pending: dict[int, _Pending] = {}
+        self._unsent: dict[int, None] = {}
+        """Pending commands to (re)send, oldest first (an ordered set)."""
+        self._in_flight: dict[int, None] = {}
+        """Pending commands Aeron accepted, in the order they were offered: the first is the next due
+        for a resend. So a poll looks at the commands due, not at every pending one (a gateway that
+        fell behind has hundreds)."""
         self._awaited: dict[int, Any] = {}
         """Outcomes for :meth:`request` callers: correlation id → None until the outcome arrives."""
         self._client = ClusterClient(config, self._on_frame, self._on_new_leader)
@@ -173,9 +179,9 @@ class CommandClient:
         restarted) submits the very same bytes again: the cluster answers with the original outcome."""
         if correlation_id in self._pending:
             raise ValueError(f"correlation id {correlation_id} is already waiting for its outcome")
-        pending = _Pending(bytes(frame), None)
-        self._pending[correlation_id] = pending
-        self._send(pending)
+        self._pending[correlation_id] = _Pending(bytes(frame), None)
+        self._unsent[correlation_id] = None
+        self._send(correlation_id)
 
     def request(self, command: Any, timeout_s: float = 30.0) -> Any:
         """Submit ``command`` and poll until its outcome (the first event naming it) arrives; return it.
@@ -227,13 +233,18 @@ class CommandClient:
         except ClusterClientError:
             return 0
         now = self._clock()
-        for pending in self._pending.values():
-            if pending.sent_at is None or now - pending.sent_at > self._resend_after_s:
-                if pending.sent_at is not None:
-                    self.resends += 1
-                if not self._send(pending):
-                    break
-                work += 1
+        for correlation_id in self._in_flight:
+            sent_at = self._pending[correlation_id].sent_at
+            if sent_at is not None and now - sent_at <= self._resend_after_s:
+                break  # the others were offered later still
+            self._unsent[correlation_id] = None
+            self.resends += 1
+        for correlation_id in self._unsent:
+            self._in_flight.pop(correlation_id, None)
+        for correlation_id in list(self._unsent):
+            if not self._send(correlation_id):
+                break
+            work += 1
         return work
 
     def wait(self, timeout_s: float) -> int:
@@ -261,12 +272,17 @@ class CommandClient:
         return not self._pending
 
     # --- internals ----------------------------------------------------------------------------
-    def _send(self, pending: _Pending) -> bool:
+    def _send(self, correlation_id: int) -> bool:
+        """Offer one unsent command; on success it moves to the end of the in-flight ones."""
+        pending = self._pending[correlation_id]
         try:
             sent = self._client.offer(pending.frame)
         except ClusterClientError:
             return False
-        pending.sent_at = self._clock() if sent else None
+        if sent:
+            pending.sent_at = self._clock()
+            del self._unsent[correlation_id]
+            self._in_flight[correlation_id] = None
         return sent
 
     def _on_frame(self, frame: memoryview) -> None:
@@ -280,6 +296,8 @@ class CommandClient:
         )
         resolved = correlation_id is not None and self._pending.pop(correlation_id, None) is not None
         if resolved and correlation_id is not None:
+            self._unsent.pop(correlation_id, None)
+            self._in_flight.pop(correlation_id, None)
             if correlation_id in self._awaited:
                 self._awaited[correlation_id] = event
             if self._on_outcome is not None:
@@ -296,6 +314,8 @@ class CommandClient:
     def _mark_all_unsent(self) -> None:
         for pending in self._pending.values():
             pending.sent_at = None
+        self._unsent = dict.fromkeys(sorted(self._pending))  # ids grow with submission: oldest first
+        self._in_flight.clear()
 
     def _reconnect(self) -> None:
         self._client.close()
