@@ -17,7 +17,7 @@ Contract:
 
 from __future__ import annotations
 
-import calendar
+import datetime
 import re
 import time
 from dataclasses import dataclass, field
@@ -213,15 +213,28 @@ def utc_timestamp(ms: int) -> str:
     return time.strftime("%Y%m%d-%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}"
 
 
+_EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
+
+
 def parse_utc_timestamp(text: str) -> int:
-    """A FIX UTCTimestamp (seconds, or 1 to 9 fraction digits) as milliseconds; raises ValueError."""
+    """A FIX UTCTimestamp (seconds, or 1 to 9 fraction digits) as milliseconds; raises ValueError.
+
+    Arithmetic rather than ``time.strptime``, which took ~6% of the FIX gateway's GIL time at 200
+    QuoteRequests/s (py-spy --gil). A leap second (``:60``) counts as the next second's start, as
+    ``calendar.timegm`` does."""
     match = _TIMESTAMP.match(text)
     if match is None:
         raise ValueError(f"{text!r} is not a UTCTimestamp")
     day, hour, minute, second, fraction = match.groups()
-    moment = time.strptime(f"{day} {hour}:{minute}:{second}", "%Y%m%d %H:%M:%S")
+    h, m, sec = int(hour), int(minute), int(second)
+    if h > 23 or m > 59 or sec > 60:
+        raise ValueError(f"{text!r} is not a UTCTimestamp")
+    try:
+        days = datetime.date(int(day[:4]), int(day[4:6]), int(day[6:])).toordinal() - _EPOCH_ORDINAL
+    except ValueError:
+        raise ValueError(f"{text!r} is not a UTCTimestamp") from None
     millis = int((fraction or "0").ljust(3, "0")[:3])
-    return calendar.timegm(moment) * 1000 + millis
+    return ((days * 24 + h) * 60 + m) * 60_000 + sec * 1000 + millis
 
 
 # --- numbers ------------------------------------------------------------------------------------

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rfq.codecs.rfq_sbe import (
     BooleanType,
@@ -61,6 +63,11 @@ def test_a_message_parses_into_type_header_and_ordered_body() -> None:
     assert FixMessage("j").add(45, 3).add(58, None).body() == "35=j\x0145=3\x01"
 
 
+@given(st.integers(min_value=0, max_value=253_402_300_799_999))  # 1970 to the end of year 9999
+def test_a_utc_timestamp_reads_back_as_the_same_millisecond(ms: int) -> None:
+    assert parse_utc_timestamp(utc_timestamp(ms)) == ms
+
+
 def test_times_prices_and_quantities() -> None:
     assert utc_timestamp(1_764_522_000_123) == "20251130-17:00:00.123"
     for text, ms in (
@@ -69,8 +76,11 @@ def test_times_prices_and_quantities() -> None:
         ("20251130-17:00:00.123456789", 1_764_522_000_123),
     ):
         assert parse_utc_timestamp(text) == ms
-    with pytest.raises(ValueError):
-        parse_utc_timestamp("tomorrow")
+    for bad in ("tomorrow", "20250230-00:00:00", "20251301-00:00:00", "20251130-24:00:00",
+                "20251130-23:60:00", "20251130-23:59:61"):  # fmt: skip
+        with pytest.raises(ValueError):
+            parse_utc_timestamp(bad)
+    assert parse_utc_timestamp("20241231-23:59:60") == parse_utc_timestamp("20250101-00:00:00")  # leap
     assert parse_quantity("5000000") == parse_quantity("5000000.00") == 5_000_000
     for bad in ("1.5", "abc", "NaN", "Infinity"):
         with pytest.raises(ValueError):
