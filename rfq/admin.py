@@ -341,6 +341,16 @@ def user_list(session: Session) -> None:
     session.emit(users, human)
 
 
+def _user(session: Session, ref: str) -> dict[str, Any]:
+    """The user named, or numbered, ``ref`` (as ``GET /v1/users`` lists it); exit 1 when none is."""
+    found = next(
+        (u for u in session.api.get("/v1/users") if u["name"] == ref or str(u["user_id"]) == ref), None
+    )
+    if found is None:
+        raise CommandFailed(f"no user {ref!r}", EXIT_REFUSED)
+    return dict(found)
+
+
 @user.command("token", epilog=EXIT_CODES)
 @click.argument("ref", metavar="NAME|ID")
 @click.option("--label", default="", help="What the token is for.")
@@ -348,10 +358,7 @@ def user_list(session: Session) -> None:
 def user_token(session: Session, ref: str, label: str) -> None:
     """Issue another API token for a user and print it alone on stdout (shown once), so that
     ``TOKEN=$(rfq user token alice)`` works; what it is goes to stderr."""
-    users = session.api.get("/v1/users")
-    found = next((u for u in users if u["name"] == ref or str(u["user_id"]) == ref), None)
-    if found is None:
-        raise CommandFailed(f"no user {ref!r}", EXIT_REFUSED)
+    found = _user(session, ref)
     issued = session.api.post(f"/v1/users/{found['user_id']}/tokens", {"label": label})
 
     def human() -> None:
@@ -367,10 +374,7 @@ def user_token(session: Session, ref: str, label: str) -> None:
 def user_revoke(session: Session, ref: str) -> None:
     """Revoke every API token of a user (only hashes are kept, so a leaked token cannot be named);
     then ``rfq user token`` issues a new one. Gateways sharing the directory refuse them within 0.25 s."""
-    users = session.api.get("/v1/users")
-    found = next((u for u in users if u["name"] == ref or str(u["user_id"]) == ref), None)
-    if found is None:
-        raise CommandFailed(f"no user {ref!r}", EXIT_REFUSED)
+    found = _user(session, ref)
     revoked = session.api.delete(f"/v1/users/{found['user_id']}/tokens")
 
     def human() -> None:
