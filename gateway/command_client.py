@@ -233,14 +233,16 @@ class CommandClient:
         except ClusterClientError:
             return 0
         now = self._clock()
+        due = []
         for correlation_id in self._in_flight:
             sent_at = self._pending[correlation_id].sent_at
             if sent_at is not None and now - sent_at <= self._resend_after_s:
                 break  # the others were offered later still
+            due.append(correlation_id)
+        for correlation_id in due:
+            del self._in_flight[correlation_id]
             self._unsent[correlation_id] = None
-            self.resends += 1
-        for correlation_id in self._unsent:
-            self._in_flight.pop(correlation_id, None)
+        self.resends += len(due)
         for correlation_id in list(self._unsent):
             if not self._send(correlation_id):
                 break
