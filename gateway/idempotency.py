@@ -35,6 +35,8 @@ import hashlib
 import json
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 DEFAULT_TTL_S = 24 * 3600.0
@@ -146,16 +148,8 @@ class IdempotencyStore:
     def _commit_reserved(self) -> None:
         batch, self._reserving = self._reserving, []
         try:
-            if len(batch) == 1:  # one statement is its own transaction
-                records = [self.start(*batch[0][0])]
-            else:
-                self._db.execute("BEGIN")
-                try:
-                    records = [self.start(*row) for row, _ in batch]
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
-                self._db.execute("COMMIT")
+            with self._transaction(len(batch)):
+                records = [self.start(*row) for row, _ in batch]
         except Exception as error:  # nothing was committed: every request of the batch fails
             for _, future in batch:
                 if not future.done():
@@ -197,16 +191,9 @@ class IdempotencyStore:
         loses them from memory too: harmless (the module's docstring says why)."""
         unwritten, self._unwritten = self._unwritten, {}
         rows = [(r.status, r.body, json.dumps(r.headers), user, key) for (user, key), r in unwritten.items()]
-        if len(rows) == 1:  # one statement is its own transaction
-            self._db.execute(_COMPLETE, rows[0])
-        elif rows:
-            self._db.execute("BEGIN")
-            try:
+        if rows:
+            with self._transaction(len(rows)):
                 self._db.executemany(_COMPLETE, rows)
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
 
     def purge(self) -> int:
         """Forget keys older than the TTL; return how many."""
@@ -214,6 +201,20 @@ class IdempotencyStore:
             "DELETE FROM idempotency WHERE created_ms <= ?", (_now_ms() - self._ttl_ms,)
         )
         return cursor.rowcount
+
+    @contextmanager
+    def _transaction(self, writes: int) -> Iterator[None]:
+        """One transaction around ``writes`` writes; a lone write is its own (no BEGIN to pay for)."""
+        if writes <= 1:
+            yield
+            return
+        self._db.execute("BEGIN")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     # --- requests being answered right now (this process only) ----------------------------------
     def claim(self, user_id: int, key: str) -> bool:
