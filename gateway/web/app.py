@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,6 +78,7 @@ from rfq.gateway.views import (
     millis,
 )
 from rfq.gateway.web.commands import CommandRunner
+from rfq.gateway.web.fast_path import Resolver, fast_path_route
 from rfq.gateway.web.metrics import GatewayMetrics
 from rfq.gateway.web.models import (
     INT32_MAX,
@@ -189,7 +190,11 @@ async def current_user(request: Request, credentials: Credentials) -> User:
 UserDep = Annotated[User, Depends(current_user)]
 
 
-def _role(*roles: Role) -> Callable[..., Any]:
+UserCheck = Callable[[Request, HTTPAuthorizationCredentials | None], Awaitable[User]]
+"""A dependency giving the request's user (or raising 401/403), from its bearer credentials."""
+
+
+def _role(*roles: Role) -> UserCheck:
     async def check(request: Request, credentials: Credentials) -> User:
         user = _authenticate(request, credentials)
         if user.role not in roles:
@@ -200,9 +205,30 @@ def _role(*roles: Role) -> Callable[..., Any]:
     return check
 
 
-TraderDep = Annotated[User, Depends(_role(Role.TRADER))]
-DealerDep = Annotated[User, Depends(_role(Role.DEALER))]
-OperatorDep = Annotated[User, Depends(_role(Role.OPERATOR))]
+_trader, _dealer, _operator = _role(Role.TRADER), _role(Role.DEALER), _role(Role.OPERATOR)
+TraderDep = Annotated[User, Depends(_trader)]
+DealerDep = Annotated[User, Depends(_dealer)]
+OperatorDep = Annotated[User, Depends(_operator)]
+
+
+def _with_bearer(check: UserCheck) -> Resolver:
+    """The fast path's way to run ``check``: with the credentials the bearer scheme reads."""
+
+    async def resolve(request: Request) -> User:
+        return await check(request, await _bearer(request))
+
+    return resolve
+
+
+_Route = fast_path_route(
+    {
+        _gateway: _gateway,
+        current_user: _with_bearer(current_user),
+        **{check: _with_bearer(check) for check in (_trader, _dealer, _operator)},
+    }
+)
+"""The API's routes: a command's well-formed request reaches its endpoint without FastAPI's
+per-request dependency solving (``fast_path``), which knows how to compute these dependencies."""
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -287,6 +313,7 @@ def create_app(settings: WebSettings, transport_factory: TransportFactory) -> Fa
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     _install_problem_handlers(app)
+    app.router.route_class = _Route
     _add_routes(app.router)
     install_page(app)
     _document_events(app)
