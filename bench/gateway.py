@@ -1387,7 +1387,8 @@ def serve_wrapped(options: dict[str, Any], argv: list[str]) -> None:
     """In the node's and the web gateway's processes: ``rfq <argv>`` (``node …``, ``gateway web …``),
     with ``options`` (the gateway's; the node has none but the thread names): ``switch_interval``
     (seconds: the interpreter's GIL switch interval), ``profile`` (a folder: the web gateway's
-    event-loop thread and its cluster thread each under cProfile, dumped there when they end),
+    event-loop thread and its cluster thread each under cProfile, timed by their own CPU time,
+    dumped there when they end),
     ``trace`` (a file: the timestamps of every create's steps through the gateway and the garbage
     collections, ``_install_trace``), ``default_collector`` (the gateway's collector policy off)."""
     import cProfile
@@ -1413,7 +1414,9 @@ def serve_wrapped(options: dict[str, Any], argv: list[str]) -> None:
 
         def profiled(method: Callable[..., None], name: str) -> Callable[..., None]:
             def run(self: Any) -> None:
-                profile = cProfile.Profile()
+                # the thread's CPU time, not the wall clock: time waiting (for the GIL, a socket,
+                # egress) is not cost, and would hide where the CPU goes
+                profile = cProfile.Profile(time.thread_time)
                 profile.enable()
                 try:
                     method(self)
