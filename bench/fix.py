@@ -34,6 +34,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -67,6 +69,12 @@ def seed(data_dir: Path) -> str:
     return token
 
 
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (/proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Processes:
     """A one-node cluster, a web gateway and a FIX gateway, each a process of its own
     (bench/deployment.py, shared with bench/gateway.py)."""
@@ -87,6 +95,10 @@ class Processes:
 
     def stop(self) -> None:
         self.deployment.stop()
+
+    def gateway_cpu_s(self) -> float:
+        """CPU time the FIX gateway's process has used so far."""
+        return process_cpu_s(self.deployment.gateways["fix"].pid)
 
 
 class Platform:
@@ -129,6 +141,11 @@ class Platform:
         else:
             raise RuntimeError("rfq run ended:\n" + "\n".join(self.lines))
         threading.Thread(target=self._drain, daemon=True).start()
+
+    def gateway_cpu_s(self) -> float:
+        """CPU time ``rfq run`` (node and both gateways) has used so far."""
+        assert self.process is not None
+        return process_cpu_s(self.process.pid)
 
     def _drain(self) -> None:
         assert self.process is not None and self.process.stdout is not None
@@ -243,11 +260,20 @@ def quote_request(quote_req_id: str, expire_ms: int) -> list[tuple[int, str]]:
     return fields
 
 
-async def run(
-    port: int, rate: float, warmup_s: float, seconds: float
-) -> tuple[float, list[float], int, dict[str, int]]:
+@dataclass
+class Outcome:
+    logon_s: float
+    latencies: list[float]
+    missing: int
+    others: dict[str, int]
+    cpu_ms_per_message: float
+    """The FIX gateway's process CPU per QuoteRequest over the whole run, warm-up included."""
+
+
+async def run(port: int, rate: float, warmup_s: float, seconds: float, cpu_s: Callable[[], float]) -> Outcome:
     client = Client("BENCH", "bench-pw")
     logon_s = await client.connect(port)
+    cpu_before = cpu_s()
     total = int(rate * (warmup_s + seconds))
     due: dict[str, float] = {}
     t0 = time.perf_counter() + 0.2
@@ -263,10 +289,11 @@ async def run(
     deadline = time.perf_counter() + 30
     while len(client.acks) < total and time.perf_counter() < deadline:
         await asyncio.sleep(0.05)
+    cpu_ms = (cpu_s() - cpu_before) * 1000 / total
     counted = [key for key in due if due[key] >= t0 + warmup_s]
     latencies = [(client.acks[key] - due[key]) * 1000 for key in counted if key in client.acks]
     missing = sum(1 for key in counted if key not in client.acks)
-    return logon_s, latencies, missing, client.others
+    return Outcome(logon_s, latencies, missing, client.others, cpu_ms)
 
 
 def main() -> None:
@@ -297,18 +324,20 @@ def main() -> None:
             timeout=30,
         )
         assert answer.status_code == 201, answer.text
-        logon_s, latencies, missing, others = asyncio.run(
-            run(platform.fix_port, args.rate, args.warmup, args.seconds)
+        outcome = asyncio.run(
+            run(platform.fix_port, args.rate, args.warmup, args.seconds, platform.gateway_cpu_s)
         )
     finally:
         platform.stop()
+    logon_s, latencies, missing, others = outcome.logon_s, outcome.latencies, outcome.missing, outcome.others
     values = np.array(latencies)
     p50, p90, p99, p999 = (float(np.percentile(values, q)) for q in (50, 90, 99, 99.9))
     worst = float(values.max())
     summary = (
         f"fix_rate={args.rate:g} fix_measured={len(latencies)} fix_missing={missing} "
         f"fix_logon_ms={logon_s * 1000:.1f} fix_p50_ms={p50:.2f} fix_p90_ms={p90:.2f} "
-        f"fix_p99_ms={p99:.2f} fix_p999_ms={p999:.2f} fix_max_ms={worst:.2f}"
+        f"fix_p99_ms={p99:.2f} fix_p999_ms={p999:.2f} fix_max_ms={worst:.2f} "
+        f"fix_gateway_cpu_ms={outcome.cpu_ms_per_message:.2f}"
     )
     if not args.smoke:
         when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
@@ -321,7 +350,7 @@ def main() -> None:
             len(latencies),
             missing,
             f"{logon_s * 1000:.1f}",
-            *(f"{v:.2f}" for v in (p50, p90, p99, p999, worst)),
+            *(f"{v:.2f}" for v in (p50, p90, p99, p999, worst, outcome.cpu_ms_per_message)),
         ]
         lines = [
             "# bench-fix: QuoteRequest → QuoteStatusReport over the FIX gateway",
@@ -330,10 +359,12 @@ def main() -> None:
             f"{os.getloadavg()[0]:.1f} at the end), {when}.",
             f"{setup}; an asyncio FIX client on a raw socket writes QuoteRequests (five dealers each)",
             f"open-loop at {args.rate:g}/s, {args.warmup:g} s of warm-up and {args.seconds:g} s measured;",
-            "latency = due time → its AI 297=0.",
+            "latency = due time → its AI 297=0; gateway CPU = the FIX gateway's process CPU per QuoteRequest"
+            " (the whole `rfq run` with `--embedded`), warm-up included.",
             "",
-            "| measured | missing | logon (ms) | p50 (ms) | p90 (ms) | p99 (ms) | p99.9 (ms) | max (ms) |",
-            "|---|---|---|---|---|---|---|---|",
+            "| measured | missing | logon (ms) | p50 (ms) | p90 (ms) | p99 (ms) | p99.9 (ms) | max (ms) "
+            "| gateway CPU (ms/msg) |",
+            "|---|---|---|---|---|---|---|---|---|",
             "| " + " | ".join(str(cell) for cell in row) + " |",
             "",
             f"Other messages received: {others or 'none'}.",
