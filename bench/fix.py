@@ -53,6 +53,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "fix.md"
 CUSIP = "912828YK0"
 DEALERS = [f"dealer-{c}" for c in "abcde"]
+IDLE_S = 2.0
+"""How long the gateway's idle CPU is measured, logged on, before the QuoteRequests start."""
 _FRAME = re.compile(rb"8=FIX\.4\.4\x019=(\d+)\x01")
 
 
@@ -266,14 +268,21 @@ class Outcome:
     latencies: list[float]
     missing: int
     others: dict[str, int]
+    idle_cores: float
+    """The FIX gateway's process CPU while logged on and idle (its Aeron agents, heartbeats)."""
     cpu_ms_per_message: float
-    """The FIX gateway's process CPU per QuoteRequest over the whole run, warm-up included."""
+    """The FIX gateway's process CPU per QuoteRequest over the whole run, warm-up included, less
+    what it uses idle over the same time."""
 
 
 async def run(port: int, rate: float, warmup_s: float, seconds: float, cpu_s: Callable[[], float]) -> Outcome:
     client = Client("BENCH", "bench-pw")
     logon_s = await client.connect(port)
+    idle_before = cpu_s()
+    await asyncio.sleep(IDLE_S)
     cpu_before = cpu_s()
+    idle_cores = (cpu_before - idle_before) / IDLE_S
+    started = time.perf_counter()
     total = int(rate * (warmup_s + seconds))
     due: dict[str, float] = {}
     t0 = time.perf_counter() + 0.2
@@ -289,11 +298,12 @@ async def run(port: int, rate: float, warmup_s: float, seconds: float, cpu_s: Ca
     deadline = time.perf_counter() + 30
     while len(client.acks) < total and time.perf_counter() < deadline:
         await asyncio.sleep(0.05)
-    cpu_ms = (cpu_s() - cpu_before) * 1000 / total
+    busy_s = cpu_s() - cpu_before - idle_cores * (time.perf_counter() - started)
+    cpu_ms = busy_s * 1000 / total
     counted = [key for key in due if due[key] >= t0 + warmup_s]
     latencies = [(client.acks[key] - due[key]) * 1000 for key in counted if key in client.acks]
     missing = sum(1 for key in counted if key not in client.acks)
-    return Outcome(logon_s, latencies, missing, client.others, cpu_ms)
+    return Outcome(logon_s, latencies, missing, client.others, idle_cores, cpu_ms)
 
 
 def main() -> None:
@@ -337,7 +347,7 @@ def main() -> None:
         f"fix_rate={args.rate:g} fix_measured={len(latencies)} fix_missing={missing} "
         f"fix_logon_ms={logon_s * 1000:.1f} fix_p50_ms={p50:.2f} fix_p90_ms={p90:.2f} "
         f"fix_p99_ms={p99:.2f} fix_p999_ms={p999:.2f} fix_max_ms={worst:.2f} "
-        f"fix_gateway_cpu_ms={outcome.cpu_ms_per_message:.2f}"
+        f"fix_gateway_cpu_ms={outcome.cpu_ms_per_message:.2f} fix_gateway_idle_cores={outcome.idle_cores:.2f}"
     )
     if not args.smoke:
         when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
@@ -360,7 +370,8 @@ def main() -> None:
             f"{setup}; an asyncio FIX client on a raw socket writes QuoteRequests (five dealers each)",
             f"open-loop at {args.rate:g}/s, {args.warmup:g} s of warm-up and {args.seconds:g} s measured;",
             "latency = due time → its AI 297=0; gateway CPU = the FIX gateway's process CPU per QuoteRequest"
-            " (the whole `rfq run` with `--embedded`), warm-up included.",
+            " (the whole `rfq run` with `--embedded`), warm-up included, less its idle CPU"
+            f" ({outcome.idle_cores:.2f} cores, measured for {IDLE_S:g} s after the logon) over that time.",
             "",
             "| measured | missing | logon (ms) | p50 (ms) | p90 (ms) | p99 (ms) | p99.9 (ms) | max (ms) "
             "| gateway CPU (ms/msg) |",
