@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from wsgiref.simple_server import WSGIServer
 
+import uvloop
 from prometheus_client import start_http_server
 
 from rfq import jvm
@@ -108,7 +109,11 @@ class FixGatewayServer:
 
     def _run(self) -> None:
         try:
-            asyncio.run(self._main())
+            # uvloop, as the web gateway: two threads (the engine's drain and the cluster thread) hand
+            # the loop work with call_soon_threadsafe, which wakes uvloop without asyncio's self-pipe
+            # write and read, each a system call that gives up and then waits for the GIL
+            with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+                runner.run(self._main())
         except BaseException as error:  # reported by start()
             self._error = error
             self._started.set()
