@@ -13,12 +13,13 @@ Contract of :class:`FastPathRoute` (FastAPI's documented extension point, ``rout
   is no response model to serialise) and each of its parameters is a path, query or header parameter,
   one JSON body model, the ``Request``, or a dependency named in ``resolvers`` (which computes what
   that dependency would, from the request alone, raising what it would raise);
-- for a qualifying route, a request whose every parameter is present and valid (FastAPI's own
-  ``request_params_to_args``/``request_body_to_args`` decide) gets exactly the arguments FastAPI would
+- for a qualifying route, a request whose every parameter is present and valid (each parameter's
+  own FastAPI field validates it, as in FastAPI's handler) gets exactly the arguments FastAPI would
   pass; any other request (no or an unusual content type, an empty or malformed body, a parameter
   that fails validation, dependency overrides in place) is handed to FastAPI's own handler, which
-  answers it as it always would. A request is never half handled: the fast path has no side effect
-  before the endpoint is called.
+  answers it as it always would, with the same ``Request`` (its body already read). A request is
+  never half handled: before the endpoint is called, the fast path has only read the body and run
+  the resolvers, which a deferred request runs again.
 """
 
 from __future__ import annotations
@@ -183,8 +184,8 @@ class _Param:
         if not info.is_required() and not isinstance(field.default, str | int | float | bool | None):
             return None  # a mutable default FastAPI would copy
         key = info.validation_alias or field.alias
-        if source == "header" and key == field.name and getattr(info, "convert_underscores", False):
-            key = key.replace("_", "-")
+        if source == "header" and key == field.name:
+            return None  # a header named after its parameter: FastAPI converts the name; left to it
         return cls(field, source, key)
 
     def bind(self, request: Request) -> Any:
