@@ -57,6 +57,9 @@ class NodeSample:
     log_position: int
     """How far the service has applied the log (-1 before it started)."""
     module_state: str
+    election: str
+    """Aeron's election state: ``CLOSED`` when none is under way (a new leader's role counter says
+    ``leader`` before its election has closed and its term counter moved)."""
     elections: int
     """Elections this member's consensus module entered since it started."""
     snapshots_taken: int
@@ -75,6 +78,8 @@ class NodeProbe:
         self._commit = context.commitPositionCounter()
         self._term = context.leadershipTermIdCounter()
         self._elections = context.electionCounter()
+        self._election = context.electionStateCounter()
+        self._election_states = jvm.jclass("io.aeron.cluster.ElectionState")
         self._snapshots = context.snapshotCounter()
         self._module_state = context.moduleStateCounter()
         self._timed_out = context.timedOutClientCounter()
@@ -92,6 +97,7 @@ class NodeProbe:
             commit_position=int(self._commit.get()),
             log_position=-1 if cluster is None else int(cluster.logPosition()),
             module_state=str(self._states.get(self._module_state)),
+            election=str(self._election_states.get(self._election)),
             elections=int(self._elections.get()),
             snapshots_taken=int(self._snapshots.get()),
             timed_out_clients=int(self._timed_out.get()),

@@ -167,7 +167,9 @@ def compare_digests(reports: Sequence[MemberReport]) -> DigestCheck:
 
 
 def assess(reports: list[MemberReport]) -> ClusterView:
-    """The leader (a member that says so, in the highest term any member reports) and the digests."""
+    """The leader (a member that says so, its election closed, in the highest term any member
+    reports) and the digests. During an election there is none: a new leader's role says ``leader``
+    before its election closes and its term counter moves, so it would be named with the old term."""
     statuses = [r for r in reports if r.status is not None]
     terms = [int(r.status["leadership_term_id"]) for r in statuses if r.status is not None]
     current = max(terms, default=None)
@@ -176,6 +178,7 @@ def assess(reports: list[MemberReport]) -> ClusterView:
         for r in statuses
         if r.status is not None
         and r.status.get("role") == "leader"
+        and r.status.get("election", "CLOSED") == "CLOSED"
         and int(r.status["leadership_term_id"]) == current
     ]
     return ClusterView(

@@ -162,6 +162,7 @@ def test_status_and_snapshot(node: EmbeddedNode, status: StatusServer) -> None:
     document = json.loads(get(f"{status.url}/status"))
     assert document["member_id"] == 0 and document["cluster_size"] == 1
     assert document["role"] == "leader" and document["module_state"] == "ACTIVE"
+    assert document["election"] == "CLOSED"
     assert document["leadership_term_id"] >= 0
     assert document["commit_position"] >= document["log_position"] >= 0  # 0 until a message is applied
     assert document["snapshot"] is None and document["snapshots"] == []

@@ -17,13 +17,18 @@ from rfq.cluster_cli import MemberReport, assess, compare_digests, status_endpoi
 
 
 def member(
-    member_id: int, role: str = "follower", term: int = 2, snapshots: list[tuple[int, str]] | None = None
+    member_id: int,
+    role: str = "follower",
+    term: int = 2,
+    snapshots: list[tuple[int, str]] | None = None,
+    election: str = "CLOSED",
 ) -> dict[str, Any]:
     listed = [{"log_position": p, "digest": d} for p, d in snapshots or []]
     return {
         "member_id": member_id,
         "role": role,
         "leadership_term_id": term,
+        "election": election,
         "log_position": 1000,
         "commit_position": 1000,
         "snapshot": listed[-1] if listed else None,
@@ -66,6 +71,15 @@ def test_the_leader_is_the_one_leading_the_highest_term_and_exit_codes_follow() 
     differ = assess(reports(member(0, "leader", snapshots=[(5, "a")]), member(1, snapshots=[(5, "b")])))
     assert differ.exit_code == 1
     assert assess(reports(None, None, None)).exit_code == 3
+
+
+def test_a_leader_whose_election_has_not_closed_is_not_named_yet() -> None:
+    # Aeron sets the role counter before the term counter: mid-election the new leader says
+    # "leader" in the dead leader's term
+    electing = assess(reports(None, member(1, "leader", term=2, election="LEADER_REPLAY"), member(2, term=2)))
+    assert (electing.leader, electing.exit_code) == (None, 1)
+    elected = assess(reports(None, member(1, "leader", term=3), member(2, term=3)))
+    assert (elected.leader, elected.leadership_term_id) == (1, 3)
 
 
 def test_members_are_named_like_rfq_node_names_them() -> None:
