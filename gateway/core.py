@@ -262,6 +262,11 @@ class GatewayCore:
         self._wake_cluster_thread()
         return future
 
+    @property
+    def pending_count(self) -> int:
+        """Commands submitted in this life still awaiting their outcome."""
+        return len(self._futures)
+
     def pending(self, correlation_id: int) -> asyncio.Future[Any] | None:
         """The future of a command submitted in this life and still awaiting its outcome."""
         return self._futures.get(correlation_id)

@@ -432,7 +432,7 @@ def _add_routes(router: APIRouter) -> None:
             directory_loaded=status.directory_loaded,
             gateway_id=gateway.core.gateway_id,
             epoch=gateway.core.start_epoch,
-            pending_commands=len(gateway.core._futures),
+            pending_commands=gateway.core.pending_count,
             stream_subscribers=gateway.core.streams.subscribers,
         )
         return JSONResponse(body.model_dump(), status_code=200 if status.ready else 503)
