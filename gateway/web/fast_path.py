@@ -3,8 +3,9 @@
 Why: the cluster commands (``POST /v1/rfqs`` and the like) are the gateway's hot path, and its event
 loop is its bottleneck. FastAPI solves each request's dependencies afresh (sub-dependencies, cache
 keys, OAuth scopes), parses the content type with the ``email`` package and wraps the body in its own
-error handling: about 40% of the event loop's CPU per create (bench-gateway, the notes in
-docs/gateway.md). A command endpoint needs none of that to receive what it asks for.
+error handling: with the ASGI app called directly, a create took 2.1 ms of event-loop CPU with it
+and 1.3 ms without (docs/gateway.md has the deployed figures). A command endpoint needs none of that
+to receive what it asks for.
 
 Contract of :class:`FastPathRoute` (FastAPI's documented extension point, ``route_class``):
 - the declaration stays the one source of truth: OpenAPI, parameters, their validation and every
@@ -82,12 +83,12 @@ class _Binder:
         self,
         route: FastPathRoute,
         resolvers: dict[str, Resolver],
-        params: list[_Param],
+        bound: list[_Param],
         body: ModelField | None,
     ) -> None:
         self._overrides = route.dependency_overrides_provider
         self._resolvers = resolvers
-        self._params = params
+        self._params = bound
         self._body = body
         self._request_name = route.dependant.request_param_name
 
@@ -216,7 +217,7 @@ def _is_sequence(annotation: Any) -> bool:
 
 async def _json_body(request: Request) -> Any:
     """The request's JSON body, or None when it has no JSON content type, is empty or is not JSON
-    (FastAPI's handler then answers as it would: 415-, 400- or 422-like)."""
+    (FastAPI's handler then answers it, as it would have)."""
     content_type = request.headers.get("content-type", "")
     media_type = content_type.partition(";")[0].strip().lower()
     if media_type != "application/json" and not (
