@@ -131,7 +131,9 @@ def platform(jvm: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pl
         )
         try:
             fix.start(ready_timeout_s=60)
-            http = httpx.Client(base_url=web.url, timeout=30)
+            # idle connections dropped before uvicorn's 5 s keep-alive ends them: a request on one it
+            # is closing meanwhile gets no answer (a CI run met it after a gateway's slow start)
+            http = httpx.Client(base_url=web.url, timeout=30, limits=httpx.Limits(keepalive_expiry=2.0))
             platform = Platform(fix, web, tokens, http, work, node.ingress_endpoints)
             platform.post("ops", "/v1/instruments", {"cusip": CUSIP, "min_quantity": 1_000}, 201)
             yield platform
