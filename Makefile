@@ -138,6 +138,13 @@ bench-codec: install codecs-java ## codec round trip, JMH-like sample mode: Pyth
 bench-sm: $(PY_STAMP) ## state machine throughput: apply() alone and decode → apply → encode; report in bench/results/
 	$(BIN)/python bench/state_machine.py
 
+# --- expiry timers ---
+# Fresh embedded nodes in one process, 20,000 RFQs each, 12 runs (about two minutes).
+.PHONY: bench-timers
+
+bench-timers: install ## pending RFQ expiries and the consensus module's idle CPU: priority heap vs Aeron's wheel
+	$(BIN)/python bench/timers.py
+
 # --- web gateway (issue 9) ---
 # One node (`rfq node`) and the web gateway (`rfq gateway web`), each a process of its own, in a
 # temporary folder (removed after), driven over HTTP by an open-loop generator in the bench's process;
