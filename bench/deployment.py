@@ -136,13 +136,14 @@ class Deployment:
         path = self.base / f"{kind}.log"
         return path.read_text(errors="replace")[-chars:] if path.exists() else ""
 
-    def stop_gateways(self) -> None:
-        """SIGTERM every gateway (each stops its server and session in order), SIGKILL after a minute;
-        then the Aeron folders of their media drivers, if left."""
-        for process in self.gateways.values():
+    def stop_gateways(self, *kinds: str) -> None:
+        """SIGTERM the gateways of ``kinds`` (all when none is named; each stops its server and session
+        in order), SIGKILL after a minute; then the Aeron folders of their media drivers, if left."""
+        stopping = {kind: process for kind, process in self.gateways.items() if not kinds or kind in kinds}
+        for process in stopping.values():
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
-        for process in self.gateways.values():
+        for kind, process in stopping.items():
             try:
                 process.wait(60)
             except subprocess.TimeoutExpired:
@@ -150,7 +151,7 @@ class Deployment:
                 process.wait(30)
             for leftover in glob.glob(f"/dev/shm/rfq-client-{process.pid}-*"):
                 shutil.rmtree(leftover, ignore_errors=True)
-        self.gateways.clear()
+            del self.gateways[kind]
 
     def stop(self) -> None:
         """The gateways, then the node, then the folder."""

@@ -5,15 +5,20 @@ Deployed as in production, each part in its own process (its own GIL): one node 
 one-member cluster with a secret), the web gateway (``rfq gateway web``: only to add the instrument)
 and the FIX gateway (``rfq gateway fix``), in a temporary folder whose directory is seeded before they
 start: an operator, a trader with a FIX login, five dealers without one (so the FIX gateway renders the
-requester's side only). ``--embedded`` measures ``rfq run --no-demo`` instead (node, web and FIX
-gateways in one process, sharing one GIL). This process is the load generator only: an asyncio FIX
-client on a raw socket (logon, heartbeats, test requests answered).
+requester's side only). Once the instrument is added the web gateway stops (``--with-web`` keeps it):
+every gateway's cluster session receives every event, and on two cores the idle web gateway's share
+(0.2-0.3 cores at 500/s) would be billed to the FIX gateway, as bench-gateway runs no FIX gateway.
+``--embedded`` measures ``rfq run --no-demo`` instead (node, web and FIX gateways in one process,
+sharing one GIL). This process is the load generator only: an asyncio FIX client on a raw socket
+(logon, heartbeats, test requests answered).
 
 Open loop: QuoteRequest ``i`` is due at ``t0 + i / rate`` and is written then whatever the earlier
 ones are doing; its latency runs from that due time to the receipt of its acknowledgment
 (``AI 297=0`` with its QuoteReqID), so a stall delays every request due meanwhile and shows in the
-percentiles (no coordinated omission). The first ``--warmup`` seconds are not counted. The logon time
-(TCP connect → the gateway's Logon, including the scrypt check) is reported too.
+percentiles (no coordinated omission). Before it, ``--prewarm`` seconds of QuoteRequests at
+``--prewarm-rate``, all acknowledged (the JVMs compile for about a minute after start), then the
+gateway's idle CPU; the run's first ``--warmup`` seconds are not counted either. The logon time (TCP
+connect → the gateway's Logon, including the scrypt check) is reported too.
 
     make bench-fix                              # writes bench/results/fix.md; the last line is the summary
     .venv/bin/python bench/fix.py --smoke       # a few seconds, nothing written
@@ -95,6 +100,12 @@ class Processes:
         self.deployment.start_gateway("fix", f"--port={self.fix_port}", "--gateway-id=3")
         self.deployment.wait_ready(self.url, timeout_s=timeout_s)
 
+    def setup_done(self) -> None:
+        """Stop the web gateway, which only added the instrument: every gateway's session receives
+        every event, and on two cores its share would be measured against the FIX gateway (bench-gateway
+        runs the web gateway without a FIX gateway likewise)."""
+        self.deployment.stop_gateways("web")
+
     def stop(self) -> None:
         self.deployment.stop()
 
@@ -143,6 +154,9 @@ class Platform:
         else:
             raise RuntimeError("rfq run ended:\n" + "\n".join(self.lines))
         threading.Thread(target=self._drain, daemon=True).start()
+
+    def setup_done(self) -> None:
+        """Nothing to stop: ``rfq run`` hosts the web gateway with the rest."""
 
     def gateway_cpu_s(self) -> float:
         """CPU time ``rfq run`` (node and both gateways) has used so far."""
@@ -262,6 +276,19 @@ def quote_request(quote_req_id: str, expire_ms: int) -> list[tuple[int, str]]:
     return fields
 
 
+@dataclass(frozen=True)
+class RunSettings:
+    rate: float
+    warmup_s: float
+    seconds: float
+    prewarm_s: float
+    """Seconds of QuoteRequests at ``prewarm_rate`` before anything is measured, all acknowledged
+    before the idle CPU and the run: the JVMs' JIT compilers work for about a minute after start (in
+    the FIX gateway C2 took 0.1-0.3 cores for 60 s at 300/s), and a run at 500/s on a cold platform
+    builds a queue that it never drains."""
+    prewarm_rate: float
+
+
 @dataclass
 class Outcome:
     logon_s: float
@@ -275,32 +302,55 @@ class Outcome:
     what it uses idle over the same time."""
 
 
-async def run(port: int, rate: float, warmup_s: float, seconds: float, cpu_s: Callable[[], float]) -> Outcome:
+async def paced(client: Client, prefix: str, count: int, rate: float, expire_ms: int) -> dict[str, float]:
+    """Write ``count`` QuoteRequests open-loop at ``rate``: each one's due time, by QuoteReqID."""
+    due: dict[str, float] = {}
+    t0 = time.perf_counter() + 0.2
+    for i in range(count):
+        when = t0 + i / rate
+        delay = when - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        key = f"{prefix}{i}"
+        due[key] = when
+        client.send("R", quote_request(key, expire_ms))
+    return due
+
+
+async def acknowledged(client: Client, keys: dict[str, float], timeout_s: float) -> int:
+    """Wait until every QuoteRequest of ``keys`` is acknowledged or ``timeout_s`` passes: how many are not."""
+    deadline = time.perf_counter() + timeout_s
+    waiting = list(keys)
+    while waiting and time.perf_counter() < deadline:
+        await asyncio.sleep(0.05)
+        waiting = [key for key in waiting if key not in client.acks]
+    return len(waiting)
+
+
+async def run(port: int, settings: RunSettings, cpu_s: Callable[[], float]) -> Outcome:
     client = Client("BENCH", "bench-pw")
     logon_s = await client.connect(port)
+    expire_ms = int(time.time() * 1000) + 600_000
+    if settings.prewarm_s > 0:
+        count = int(settings.prewarm_s * settings.prewarm_rate)
+        unanswered = await acknowledged(
+            client, await paced(client, "w", count, settings.prewarm_rate, expire_ms), 60
+        )
+        if unanswered:
+            raise RuntimeError(f"{unanswered} of the {count} warm-up QuoteRequests were never acknowledged")
+        await asyncio.sleep(1.0)
     idle_before = cpu_s()
     await asyncio.sleep(IDLE_S)
     cpu_before = cpu_s()
     idle_cores = (cpu_before - idle_before) / IDLE_S
     started = time.perf_counter()
-    total = int(rate * (warmup_s + seconds))
-    due: dict[str, float] = {}
-    t0 = time.perf_counter() + 0.2
-    expire_ms = int(time.time() * 1000) + 600_000
-    for i in range(total):
-        when = t0 + i / rate
-        delay = when - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        key = f"b{i}"
-        due[key] = when
-        client.send("R", quote_request(key, expire_ms))
-    deadline = time.perf_counter() + 30
-    while len(client.acks) < total and time.perf_counter() < deadline:
-        await asyncio.sleep(0.05)
+    total = int(settings.rate * (settings.warmup_s + settings.seconds))
+    due = await paced(client, "b", total, settings.rate, expire_ms)
+    await acknowledged(client, due, 30)
     busy_s = cpu_s() - cpu_before - idle_cores * (time.perf_counter() - started)
     cpu_ms = busy_s * 1000 / total
-    counted = [key for key in due if due[key] >= t0 + warmup_s]
+    t0 = min(due.values())
+    counted = [key for key in due if due[key] >= t0 + settings.warmup_s]
     latencies = [(client.acks[key] - due[key]) * 1000 for key in counted if key in client.acks]
     missing = sum(1 for key in counted if key not in client.acks)
     return Outcome(logon_s, latencies, missing, client.others, idle_cores, cpu_ms)
@@ -311,7 +361,21 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=500.0)
     parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--smoke", action="store_true", help="2 s warm-up, 3 s measured, nothing written")
+    parser.add_argument(
+        "--prewarm",
+        type=float,
+        default=60.0,
+        help="seconds of QuoteRequests before anything is measured [60]",
+    )
+    parser.add_argument(
+        "--with-web",
+        action="store_true",
+        help="keep the web gateway (used to add the instrument) running beside the FIX gateway",
+    )
+    parser.add_argument("--prewarm-rate", type=float, default=300.0, help="their rate (/s) [300]")
+    parser.add_argument(
+        "--smoke", action="store_true", help="5 s pre-warm, 2 s warm-up, 3 s measured, nothing written"
+    )
     parser.add_argument("--embedded", action="store_true", help="rfq run: node and gateways in one process")
     parser.add_argument(
         "--idle-max-park-us",
@@ -321,7 +385,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.smoke:
-        args.warmup, args.seconds = 2.0, 3.0
+        args.prewarm, args.warmup, args.seconds = 5.0, 2.0, 3.0
+    settings = RunSettings(args.rate, args.warmup, args.seconds, args.prewarm, args.prewarm_rate)
     kind = Platform if args.embedded else Processes
     platform: Processes | Platform = kind(args.idle_max_park_us)
     try:
@@ -334,9 +399,9 @@ def main() -> None:
             timeout=30,
         )
         assert answer.status_code == 201, answer.text
-        outcome = asyncio.run(
-            run(platform.fix_port, args.rate, args.warmup, args.seconds, platform.gateway_cpu_s)
-        )
+        if not args.with_web:
+            platform.setup_done()
+        outcome = asyncio.run(run(platform.fix_port, settings, platform.gateway_cpu_s))
     finally:
         platform.stop()
     logon_s, latencies, missing, others = outcome.logon_s, outcome.latencies, outcome.missing, outcome.others
@@ -355,6 +420,11 @@ def main() -> None:
             "`rfq run --no-demo` (one embedded node, web and FIX gateways in one process)"
             if args.embedded
             else "`rfq node` (one member), `rfq gateway web` and `rfq gateway fix`, each a process"
+            + (
+                " (the web gateway running throughout)"
+                if args.with_web
+                else " (the web gateway stopped once it added the instrument)"
+            )
         ) + f", with `--idle-max-park-us {args.idle_max_park_us}`"
         row = [
             len(latencies),
@@ -368,10 +438,13 @@ def main() -> None:
             f"`make bench-fix` on {host_platform.node()} ({os.cpu_count()} cores, load average "
             f"{os.getloadavg()[0]:.1f} at the end), {when}.",
             f"{setup}; an asyncio FIX client on a raw socket writes QuoteRequests (five dealers each)",
-            f"open-loop at {args.rate:g}/s, {args.warmup:g} s of warm-up and {args.seconds:g} s measured;",
+            f"after a pre-warm of {args.prewarm:g} s at {args.prewarm_rate:g}/s (every one acknowledged"
+            " before going on: the JVMs' JIT compilers are busy for about a minute after start),"
+            f" open-loop at {args.rate:g}/s, {args.warmup:g} s of warm-up and {args.seconds:g} s measured;",
             "latency = due time → its AI 297=0; gateway CPU = the FIX gateway's process CPU per QuoteRequest"
-            " (the whole `rfq run` with `--embedded`), warm-up included, less its idle CPU"
-            f" ({outcome.idle_cores:.2f} cores, measured for {IDLE_S:g} s after the logon) over that time.",
+            " (the whole `rfq run` with `--embedded`), the run's warm-up included, less its idle CPU"
+            f" ({outcome.idle_cores:.2f} cores, measured for {IDLE_S:g} s after the pre-warm)"
+            " over that time.",
             "",
             "| measured | missing | logon (ms) | p50 (ms) | p90 (ms) | p99 (ms) | p99.9 (ms) | max (ms) "
             "| gateway CPU (ms/msg) |",
