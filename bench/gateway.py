@@ -13,7 +13,9 @@ the generator the bottleneck: see the class).
 REST, open loop: request ``i`` of a run is due at ``t0 + i / rate`` and is sent then whatever the
 earlier ones are doing; its latency runs from that due time to its response, so a stall delays every
 request due meanwhile and shows in the percentiles instead of slowing the generator down (no
-coordinated omission). Each run has a warm-up (its first seconds are not counted). Measured:
+coordinated omission). Before the first run, a minute of unmeasured creates at 200/s (``--prewarm``:
+the JVMs compile for about that long after start); each run has a warm-up too (its first seconds are
+not counted). Measured:
 
 - ``POST /v1/rfqs`` (create an RFQ asking the five dealers, with an Idempotency-Key, as clients are
   told to send): the cluster path;
@@ -45,7 +47,7 @@ thread of both during each run, and the gateway's memory (RSS) before and after 
 (``_install_trace``: a few µs per command), which gives where a create's time goes, and for the SSE
 deliveries the moment the event came out of the cluster and its cluster time (ms) → receipt; and
 every garbage collection's pause (``gc.callbacks``) with the objects it freed, and the objects frozen
-by the gateway's collector policy (rfq/gateway/collector.py).
+by the gateway's collector policy (rfq/collector.py).
 
     make bench-gateway                  # writes bench/results/gateway.md; the last line is the summary
     .venv/bin/python bench/gateway.py --smoke        # a few seconds of each load, nothing written
@@ -877,6 +879,11 @@ class Config:
     subscribers: int
     sse_rate: float
     sse_seconds: float
+    prewarm_s: float = 60.0
+    """Seconds of unmeasured creates at ``prewarm_rate`` before the idle CPU and the first run: the
+    JVMs' JIT compilers are busy for about a minute after start (bench-fix measured it), which a
+    3-second warm-up left inside the first runs."""
+    prewarm_rate: float = 200.0
     client: str = "asyncio"
     idle_max_park_us: int = DEFAULT_MAX_PARK_US
     share_driver: bool = False
@@ -911,10 +918,10 @@ async def run_bench(platform_: Platform, tokens: dict[str, str], config: Config)
     report = Report()
     try:
         ids = await bench.setup()
-        # warm the gateway, the node and the pool: unmeasured creates and reads
+        # warm the gateway, the node and the pool: unmeasured creates and reads (Config.prewarm_s: why)
         bench.run_id += 1
-        await open_loop(100, 3, bench.create_rfq)
-        bench.rfqs_created += 300
+        await open_loop(config.prewarm_rate, config.prewarm_s, bench.create_rfq)
+        bench.rfqs_created += int(config.prewarm_rate * config.prewarm_s)
         await open_loop(100, 1, bench.me)
         cpu, started = platform_.cpu_seconds(), time.perf_counter()
         await asyncio.sleep(3.0)
@@ -1119,7 +1126,7 @@ def gc_table(report: Report) -> list[str]:
         "list and one last, so JPype's own callback, which may ask the JVM for a collection, is inside); "
         "a collection stops every Python thread of the process (the event loop and the cluster thread). "
         f"The gateway's collector at the end: {report.gc_policy or 'not recorded'}. Objects frozen "
-        "(`gc.freeze()`, never scanned again; rfq/gateway/collector.py) after each full collection: "
+        "(`gc.freeze()`, never scanned again; rfq/collector.py) after each full collection: "
         + (", ".join(f"{count:,}" for _, count in report.frozen) or "none")
         + ".",
         "",
@@ -1236,6 +1243,8 @@ def render(
         "request *i* is due at t0 + i/rate and sent then whatever the others are doing; latency is from "
         "that due time to the response (no coordinated omission). 'generator lag' is how late the "
         "generator itself started requests (it is in every figure, the reference's too). "
+        f"Before the first run, {config.prewarm_s:g} s of unmeasured creates at {config.prewarm_rate:g}/s "
+        "(the JVMs compile for about a minute after start). "
         f"Each run: {config.warmup_s:g} s warm-up, then {config.seconds:g} s measured. Creates ask "
         f"{len(DEALERS)} dealers and send an Idempotency-Key; RFQs live {RFQ_TTL_S} s, so none expires "
         "during the bench and the live RFQs accumulate (counted in the tables).",
@@ -1402,7 +1411,7 @@ def serve_wrapped(options: dict[str, Any], argv: list[str]) -> None:
         _install_trace(Path(options["trace"]))
     if options.get("default_collector"):
         # to compare: the gateway without its collector policy (CPython's defaults)
-        from rfq.gateway.collector import CollectorPolicy
+        from rfq.collector import CollectorPolicy
 
         CollectorPolicy.install = lambda self: None  # type: ignore[method-assign]
     if options.get("profile"):
@@ -1613,7 +1622,7 @@ def main() -> int:
     parser.add_argument(
         "--default-collector",
         action="store_true",
-        help="the gateway without its collector policy (rfq/gateway/collector.py), to compare",
+        help="the gateway without its collector policy (rfq/collector.py), to compare",
     )
     parser.add_argument(
         "--no-trace",
@@ -1649,6 +1658,12 @@ def main() -> int:
         action="store_true",
         help="the gateway shares the node's media driver (rfq gateway web --aeron-dir: IPC), to compare",
     )
+    parser.add_argument(
+        "--prewarm",
+        type=float,
+        default=None,
+        help="seconds of unmeasured creates at 200/s first [60; smoke 5]",
+    )
     parser.add_argument("--smoke", action="store_true", help="short runs, no report written")
     args = parser.parse_args()
     config = Config(
@@ -1662,6 +1677,7 @@ def main() -> int:
         client=args.client,
         idle_max_park_us=args.idle_max_park_us,
         share_driver=args.share_driver,
+        prewarm_s=args.prewarm if args.prewarm is not None else 5.0 if args.smoke else 60.0,
     )
     if args.smoke:
         config.step_rates = config.step_rates[:2]

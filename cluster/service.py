@@ -47,6 +47,7 @@ from rfq.codecs.errors import (
     WrongSchemaError,
 )
 from rfq.codecs.rfq_sbe import CommandRejected, RejectReason
+from rfq.collector import CollectorPolicy
 
 _RECORD_LENGTH = struct.Struct("<i")
 _HEADER = struct.Struct("<HHHH")
@@ -144,7 +145,10 @@ class _ActionTimers:
 class RfqService(HostedService):
     """The RFQ state machine as an Aeron clustered service."""
 
-    def __init__(self, digest_dir: Path | None = None) -> None:
+    def __init__(self, digest_dir: Path | None = None, tune_collector: bool = False) -> None:
+        """``tune_collector``: run :class:`rfq.collector.CollectorPolicy` from :meth:`on_start` on (it
+        is process-wide: for a service that owns its process, as in ``rfq node`` and ``rfq run``)."""
+        self._collector = CollectorPolicy() if tune_collector else None
         self._timers = _ActionTimers()
         self.machine = StateMachine(self._timers)
         self.cluster: Any = None
@@ -183,6 +187,8 @@ class RfqService(HostedService):
         # freed by reference counting, frozen or not.
         gc.collect()
         gc.freeze()
+        if self._collector is not None:  # and from now on after every collection
+            self._collector.install()
         elapsed_ms = (time.perf_counter() - started) * 1000
         log.info(
             "service started in %.0f ms (snapshot: %d bytes)",
@@ -190,6 +196,10 @@ class RfqService(HostedService):
             size,
             extra={"event": "service_start", "duration_ms": round(elapsed_ms, 1), "snapshot_bytes": size},
         )
+
+    def on_terminate(self) -> None:
+        if self._collector is not None:  # a process that goes on (tests, a restart) collects as before
+            self._collector.uninstall()
 
     def on_take_snapshot(self, publication: Any) -> None:
         data = encode_records(self.machine.snapshot())

@@ -56,7 +56,7 @@ def _service(name: str, digest_dir: Path | None) -> Any:
         return EchoService()
     from rfq.cluster.service import RfqService
 
-    return RfqService(digest_dir=digest_dir)
+    return RfqService(digest_dir=digest_dir, tune_collector=True)  # the process's one service
 
 
 @contextlib.contextmanager

@@ -34,7 +34,7 @@ from typing import Any, Protocol
 from rfq.cluster.domain.routing import EVERYONE
 from rfq.codecs import rfq_sbe
 from rfq.codecs.rfq_sbe import CommandRejected
-from rfq.gateway.collector import CollectorPolicy
+from rfq.collector import CollectorPolicy
 from rfq.gateway.core import ClusterUnavailableError, GatewayCore, TransportFactory
 from rfq.gateway.fix.book import QuoteBook
 from rfq.gateway.fix.engine import EngineSettings, FixEngine, Item
@@ -78,7 +78,7 @@ class FixSettings:
     outbox_capacity: int = DEFAULT_CAPACITY
     logon_timeout_s: float = 10.0
     tune_collector: bool = False
-    """Run :class:`rfq.gateway.collector.CollectorPolicy` (process-wide): for a gateway that is its
+    """Run :class:`rfq.collector.CollectorPolicy` (process-wide): for a gateway that is its
     process's only server (``rfq gateway fix``), not one beside a node or another gateway."""
 
     @property

@@ -57,7 +57,7 @@ from rfq.codecs.rfq_sbe import (
     SubmitQuote,
     WithdrawQuote,
 )
-from rfq.gateway.collector import CollectorPolicy
+from rfq.collector import CollectorPolicy
 from rfq.gateway.core import GatewayCore, TransportFactory
 from rfq.gateway.idempotency import MAX_KEY_LENGTH, IdempotencyStore
 from rfq.gateway.identity import Directory, DirectoryError, Role, User
@@ -129,7 +129,7 @@ class WebSettings:
     stream_capacity: int = 1_000
     """Events kept per user for resumption."""
     tune_collector: bool = False
-    """Run :class:`rfq.gateway.collector.CollectorPolicy` (process-wide): for a gateway that is its
+    """Run :class:`rfq.collector.CollectorPolicy` (process-wide): for a gateway that is its
     process's only server (``rfq gateway web``), not for one embedded beside a node or in tests."""
 
     @property

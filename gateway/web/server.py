@@ -135,7 +135,7 @@ def serve_web(
     and ``wait_ready=True``: it returns once the gateway has loaded the cluster's state. A standalone
     gateway (``rfq gateway web``) passes ``wait_ready=False``: it serves at once (``/readyz`` says 503
     until the cluster answers), and ``tune_collector=True``: being its process's only server, it runs
-    the garbage-collector policy of :mod:`rfq.gateway.collector` (why, and the figures, there)."""
+    the garbage-collector policy of :mod:`rfq.collector` (why, and the figures, there)."""
     settings = WebSettings(
         data_dir=data_dir,
         gateway_id=gateway_id,

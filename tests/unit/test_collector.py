@@ -1,7 +1,7 @@
-"""The gateway's garbage-collector policy (rfq/gateway/collector.py): it freezes the heap when the
-state is loaded, after a resync and after every collection, thaws it for one full collection every
-hour, and
-leaves the collector as it found it when uninstalled."""
+"""The garbage-collector policy of a serving process (rfq/collector.py): it freezes the heap when
+the state is loaded, after a resync and after every collection, thaws it for one full collection
+every hour, and leaves the collector as it found it when uninstalled; gateways and the RFQ service of
+a node that owns its process run it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import asyncio
 import gc
 from pathlib import Path
 
-from rfq.gateway.collector import YOUNG_THRESHOLD, CollectorPolicy
+from rfq.cluster.service import RfqService
+from rfq.collector import YOUNG_THRESHOLD, CollectorPolicy
 from rfq.gateway.core import GatewayCore
 from rfq.gateway.identity import Directory
 from rfq.gateway.testing import FakeCluster
@@ -91,3 +92,25 @@ def test_the_core_tells_its_sync_listeners_once_the_state_is_loaded(tmp_path: Pa
         return heard
 
     assert asyncio.run(asyncio.wait_for(scenario(), 20)) == ["state_loaded"]
+
+
+def test_a_service_that_owns_its_process_runs_the_policy_from_its_start_to_its_end() -> None:
+    callbacks = list(gc.callbacks)
+    service = RfqService(tune_collector=True)
+    service.on_start(cluster=None, snapshot_image=None)
+    try:
+        assert gc.get_threshold()[0] == YOUNG_THRESHOLD and len(gc.callbacks) == len(callbacks) + 1
+        gc.collect(0)
+        assert gc.get_freeze_count() > 0  # the young collection's survivors, frozen
+    finally:
+        service.on_terminate()
+    assert gc.callbacks == callbacks and gc.get_freeze_count() == 0
+
+
+def test_a_service_sharing_its_process_leaves_the_collector_alone() -> None:
+    callbacks = list(gc.callbacks)
+    service = RfqService()
+    service.on_start(cluster=None, snapshot_image=None)
+    service.on_terminate()
+    gc.unfreeze()  # on_start's own freeze of the loaded state
+    assert gc.callbacks == callbacks
