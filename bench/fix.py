@@ -5,9 +5,11 @@ Deployed as in production, each part in its own process (its own GIL): one node 
 one-member cluster with a secret), the web gateway (``rfq gateway web``: only to add the instrument)
 and the FIX gateway (``rfq gateway fix``), in a temporary folder whose directory is seeded before they
 start: an operator, a trader with a FIX login, five dealers without one (so the FIX gateway renders the
-requester's side only). Once the instrument is added the web gateway stops (``--with-web`` keeps it):
-every gateway's cluster session receives every event, and on two cores the idle web gateway's share
-(0.2-0.3 cores at 500/s) would be billed to the FIX gateway, as bench-gateway runs no FIX gateway.
+requester's side only). The gateways share the node's media driver (``--aeron-dir``, IPC), as gateways
+on a node's machine should (docs/operations.md); ``--own-driver`` gives each one of its own (UDP).
+Once the instrument is added the web gateway stops (``--with-web`` keeps it): every gateway's cluster
+session receives every event, and on two cores the idle web gateway's share (0.2-0.3 cores at 500/s)
+would be billed to the FIX gateway, as bench-gateway runs no FIX gateway.
 ``--embedded`` measures ``rfq run --no-demo`` instead (node, web and FIX gateways in one process,
 sharing one GIL). This process is the load generator only: an asyncio FIX client on a raw socket
 (logon, heartbeats, test requests answered).
@@ -86,8 +88,10 @@ class Processes:
     """A one-node cluster, a web gateway and a FIX gateway, each a process of its own
     (bench/deployment.py, shared with bench/gateway.py)."""
 
-    def __init__(self, idle_max_park_us: int) -> None:
-        self.deployment = Deployment("rfq-bench-fix-", idle_max_park_us=idle_max_park_us)
+    def __init__(self, idle_max_park_us: int, share_driver: bool = True) -> None:
+        self.deployment = Deployment(
+            "rfq-bench-fix-", idle_max_park_us=idle_max_park_us, share_driver=share_driver
+        )
         self.fix_port = free_tcp_port()
         self.ops_token = seed(self.deployment.gateway_dir)
         self.url = ""
@@ -117,7 +121,8 @@ class Processes:
 class Platform:
     """``rfq run --no-demo`` in a temporary folder, with a seeded directory (``--embedded``)."""
 
-    def __init__(self, idle_max_park_us: int) -> None:
+    def __init__(self, idle_max_park_us: int, share_driver: bool = True) -> None:
+        """``share_driver`` is moot: ``rfq run`` has one media driver."""
         self.idle_max_park_us = idle_max_park_us
         self.base = Path(tempfile.mkdtemp(prefix="rfq-bench-fix-"))
         self.fix_port = free_tcp_port()
@@ -368,6 +373,12 @@ def main() -> None:
         help="seconds of QuoteRequests before anything is measured [60]",
     )
     parser.add_argument(
+        "--own-driver",
+        action="store_true",
+        help="each gateway launches a media driver of its own (UDP to the node) instead of sharing the "
+        "node's (--aeron-dir: IPC), to compare",
+    )
+    parser.add_argument(
         "--with-web",
         action="store_true",
         help="keep the web gateway (used to add the instrument) running beside the FIX gateway",
@@ -388,7 +399,7 @@ def main() -> None:
         args.prewarm, args.warmup, args.seconds = 5.0, 2.0, 3.0
     settings = RunSettings(args.rate, args.warmup, args.seconds, args.prewarm, args.prewarm_rate)
     kind = Platform if args.embedded else Processes
-    platform: Processes | Platform = kind(args.idle_max_park_us)
+    platform: Processes | Platform = kind(args.idle_max_park_us, not args.own_driver)
     try:
         platform.start()
         headers = {"Authorization": f"Bearer {platform.ops_token}"}
@@ -424,6 +435,11 @@ def main() -> None:
                 " (the web gateway running throughout)"
                 if args.with_web
                 else " (the web gateway stopped once it added the instrument)"
+            )
+            + (
+                ", each gateway with a media driver of its own"
+                if args.own_driver
+                else ", the gateways sharing the node's media driver (`--aeron-dir`)"
             )
         ) + f", with `--idle-max-park-us {args.idle_max_park_us}`"
         row = [

@@ -2,7 +2,9 @@
 
 Deployed as the README describes, each part a process of its own (its own GIL): the node (``rfq
 node``, a one-member cluster with a secret; its Python service in that process) and the web gateway
-(``rfq gateway web``, reaching it over UDP through its own media driver), in a temporary folder whose
+(``rfq gateway web --aeron-dir``, sharing the node's media driver as a gateway on a node's machine
+should: one driver per host, the session over IPC; docs/operations.md; ``--own-driver`` gives it a
+driver of its own and UDP, as on another machine), in a temporary folder whose
 directory is seeded before they start: an operator, a trader, five dealers and the SSE subscribers
 (dealers too). No FIX gateway (bench-fix measures that one). The launcher is bench/deployment.py,
 shared with bench/fix.py. This process is the load generator only: asyncio, requests over a
@@ -886,7 +888,7 @@ class Config:
     prewarm_rate: float = 200.0
     client: str = "asyncio"
     idle_max_park_us: int = DEFAULT_MAX_PARK_US
-    share_driver: bool = False
+    share_driver: bool = True
 
 
 @dataclass
@@ -1654,9 +1656,10 @@ def main() -> int:
         help="the node's and the gateway's --idle-max-park-us (README, 'Latency and idle CPU') [%(default)s]",
     )
     parser.add_argument(
-        "--share-driver",
+        "--own-driver",
         action="store_true",
-        help="the gateway shares the node's media driver (rfq gateway web --aeron-dir: IPC), to compare",
+        help="the gateway launches a media driver of its own (UDP to the node) instead of sharing the "
+        "node's (rfq gateway web --aeron-dir: IPC), to compare",
     )
     parser.add_argument(
         "--prewarm",
@@ -1676,7 +1679,7 @@ def main() -> int:
         sse_seconds=args.sse_seconds if args.sse_seconds is not None else 2.0 if args.smoke else 10.0,
         client=args.client,
         idle_max_park_us=args.idle_max_park_us,
-        share_driver=args.share_driver,
+        share_driver=not args.own_driver,
         prewarm_s=args.prewarm if args.prewarm is not None else 5.0 if args.smoke else 60.0,
     )
     if args.smoke:
