@@ -1490,7 +1490,7 @@ def _jpype_gc_stats() -> dict[str, int]:
     """JPype's own garbage-collection figures (``triggered``: Java collections it asked for, from its
     gc callback, holding the GIL), or none without JPype."""
     try:
-        import _jpype  # type: ignore[import-not-found]
+        import _jpype
     except ImportError:
         return {}
     return dict(_jpype.gcStats())
