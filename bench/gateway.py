@@ -1125,7 +1125,8 @@ def gc_table(report: Report) -> list[str]:
     lines += [
         "",
         "Pauses from `gc.callbacks` in the gateway process (the bench's trace: a callback first in the "
-        "list and one last, so JPype's own callback, which may ask the JVM for a collection, is inside); "
+        "list and one last, so any other callback is inside; JPype's, which would ask the JVM for a full "
+        "collection, is taken out by rfq/jvm.py); "
         "a collection stops every Python thread of the process (the event loop and the cluster thread). "
         f"The gateway's collector at the end: {report.gc_policy or 'not recorded'}. Objects frozen "
         "(`gc.freeze()`, never scanned again; rfq/collector.py) after each full collection: "
