@@ -2,7 +2,7 @@
 
 JPype hooks ``gc.callbacks`` and, when malloc'd memory grew past its limit between two Python
 collections, runs ``System.gc()``: a full, stop-the-world collection of the whole JVM, Aeron agents
-included. The control half re-installs the hook for one collection to show that the same growth would
+included. The control half re-installs the hook for the rest of the test to show that the same growth would
 have triggered it, so the first half cannot pass by allocating too little."""
 
 from __future__ import annotations
@@ -36,9 +36,10 @@ def _grow_malloc_heap() -> list[bytes]:
 def jpype_hook(jvm: None) -> Iterator[Any]:
     import _jpype
 
+    from rfq.jvm import _unhook_jpype_collector
+
     yield _jpype._collect
-    while _jpype._collect in gc.callbacks:
-        gc.callbacks.remove(_jpype._collect)
+    _unhook_jpype_collector()
 
 
 def test_python_collections_do_not_collect_the_java_heap(jpype_hook: Any) -> None:
